@@ -1,0 +1,277 @@
+"""``DrugResponseData``: the one container every model receives.
+
+It holds long-format responses (one row per cell-drug pair: ``cell``,
+``drug``, ``value``, ``label``), cell views (``expression``, ``cnv``,
+``mutation``: cells x gene symbols), cell information (``tissue``, ...),
+drug SMILES and drug views (fingerprints given by a dataset, or derived from
+SMILES on demand). Models never read files: they receive this object (with
+only the responses of their training part) and ask for the views they declare.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drpkit.data.labels import apply_label_rule
+from drpkit.data.readers import read_table, require_columns
+from drpkit.errors import DataError
+
+RESPONSE_COLUMNS = ["cell", "drug", "value", "label"]
+CELL_VIEWS = ("expression", "cnv", "mutation")
+
+
+@dataclass
+class DrugResponseData:
+    """Responses plus the cell and drug views of one dataset.
+
+    Attributes:
+        name: dataset name (``gdsc2``, ``custom``...).
+        measure: what ``value`` is (``ln_ic50``, ``auc``, ...).
+        sensitive_if: ``"low"`` when low values mean sensitive (IC50, GDSC AUC),
+            ``"high"`` otherwise (CCLE activity area).
+        responses: long table with columns ``cell, drug, value, label``
+            (``label`` is 1 sensitive, 0 resistant, NaN unlabelled), unique pairs.
+        cell_views: view name -> DataFrame (cells x features, float32).
+        drug_views: view name -> DataFrame (drugs x features).
+        smiles: drug -> SMILES (may be empty when a dataset gives fingerprints only).
+        cell_info: per-cell metadata indexed by cell (``tissue`` at least when known).
+        thresholds: per-drug binarisation thresholds shipped with the dataset.
+        notes: human-readable remarks about how the data was assembled.
+    """
+
+    name: str
+    measure: str
+    sensitive_if: str
+    responses: pd.DataFrame
+    cell_views: dict[str, pd.DataFrame] = field(default_factory=dict)
+    drug_views: dict[str, pd.DataFrame] = field(default_factory=dict)
+    smiles: pd.Series = field(default_factory=lambda: pd.Series(dtype=str))
+    cell_info: pd.DataFrame = field(default_factory=pd.DataFrame)
+    thresholds: pd.Series | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.responses = _clean_responses(self.responses, source=self.name)
+
+    # ----------------------------------------------------------------- basics
+    @property
+    def cells(self) -> np.ndarray:
+        """Cells that have at least one response, sorted."""
+        return np.sort(self.responses["cell"].unique())
+
+    @property
+    def drugs(self) -> np.ndarray:
+        """Drugs that have at least one response, sorted."""
+        return np.sort(self.responses["drug"].unique())
+
+    def __len__(self) -> int:
+        return len(self.responses)
+
+    def __repr__(self) -> str:
+        views = ",".join(self.cell_views) or "-"
+        dviews = ",".join(list(self.drug_views) + (["smiles"] if len(self.smiles) else [])) or "-"
+        return (f"DrugResponseData({self.name!r}, {self.measure}, {len(self.cells)} cells x "
+                f"{len(self.drugs)} drugs, {len(self)} pairs, cell views [{views}], "
+                f"drug views [{dviews}])")
+
+    def subset(self, rows: np.ndarray | pd.Index | list[int]) -> DrugResponseData:
+        """Same views, only the response rows ``rows`` (positional indices)."""
+        sub = self.responses.iloc[np.asarray(rows, dtype=int)].reset_index(drop=True)
+        return replace(self, responses=sub, notes=list(self.notes))
+
+    def with_labels(self, rule: str) -> DrugResponseData:
+        """Copy with labels recomputed under a binarisation rule (see ``labels``)."""
+        labels = apply_label_rule(self.responses, rule, self.sensitive_if, self.thresholds)
+        responses = self.responses.assign(label=labels.to_numpy())
+        return replace(self, responses=responses, notes=[*self.notes, f"labels: {rule}"])
+
+    def cell_view(self, name: str) -> pd.DataFrame:
+        """Cells x features matrix of view ``name`` (raises listing available views)."""
+        if name not in self.cell_views:
+            raise DataError(f"dataset {self.name!r} has no cell view {name!r}; "
+                            f"available: {sorted(self.cell_views)}")
+        return self.cell_views[name]
+
+    def drug_view(self, name: str, **params) -> pd.DataFrame:
+        """Drugs x features matrix: a stored view, or fingerprints derived from SMILES.
+
+        Derived fingerprints (``morgan``, ``pubchem``, ``maccs``) are computed once
+        and memoised in ``drug_views`` under ``name`` (plus parameters).
+        """
+        key = name if not params else f"{name}:{sorted(params.items())}"
+        if key in self.drug_views:
+            return self.drug_views[key]
+        from drpkit.features import drug_fingerprints
+
+        if not len(self.smiles):
+            raise DataError(f"dataset {self.name!r} has no drug view {name!r} and no SMILES "
+                            f"to derive it from; available: {sorted(self.drug_views)}")
+        view = drug_fingerprints(self.smiles, name, **params)
+        self.drug_views[key] = view
+        return view
+
+    def restrict_to_views(self, cell_views: tuple[str, ...] = (),
+                          drug_views: tuple[str, ...] = ()) -> DrugResponseData:
+        """Drop pairs whose cell or drug lacks one of the given views (with a note)."""
+        keep = np.ones(len(self.responses), dtype=bool)
+        for view in cell_views:
+            keep &= self.responses["cell"].isin(self.cell_view(view).index).to_numpy()
+        for view in drug_views:
+            index = self.smiles.index if view == "smiles" else self.drug_view(view).index
+            keep &= self.responses["drug"].isin(index).to_numpy()
+        if keep.all():
+            return self
+        dropped = int((~keep).sum())
+        out = self.subset(np.flatnonzero(keep))
+        out.notes.append(f"dropped {dropped} pairs lacking views {cell_views + drug_views}")
+        return out
+
+    def info(self) -> dict:
+        """Counts a user wants before training: cells, drugs, pairs, missingness, balance."""
+        r = self.responses
+        n_cells, n_drugs = r["cell"].nunique(), r["drug"].nunique()
+        labelled = r["label"].dropna()
+        return {
+            "dataset": self.name,
+            "measure": self.measure,
+            "sensitive_if": self.sensitive_if,
+            "cells": n_cells,
+            "drugs": n_drugs,
+            "pairs": len(r),
+            "missing_fraction": round(1.0 - len(r) / max(n_cells * n_drugs, 1), 4),
+            "value_mean": round(float(r["value"].mean()), 4),
+            "value_sd": round(float(r["value"].std()), 4),
+            "labelled_pairs": int(len(labelled)),
+            "sensitive_fraction": round(float(labelled.mean()), 4) if len(labelled) else None,
+            "cell_views": {k: list(v.shape) for k, v in self.cell_views.items()},
+            "drug_views": {k: list(v.shape) for k, v in self.drug_views.items()},
+            "drugs_with_smiles": int(r["drug"].drop_duplicates().isin(self.smiles.index).sum()),
+            "tissues": int(self.cell_info["tissue"].nunique()) if "tissue" in self.cell_info else 0,
+            "notes": list(self.notes),
+        }
+
+    # --------------------------------------------------------- bring your own
+    @classmethod
+    def from_files(cls, responses: str | Path, expression: str | Path | None = None,
+                   drugs: str | Path | None = None, *, cnv: str | Path | None = None,
+                   mutation: str | Path | None = None, cell_info: str | Path | None = None,
+                   name: str = "custom", measure: str = "value", sensitive_if: str = "low",
+                   label_rule: str = "zscore", cell_col: str = "cell", drug_col: str = "drug",
+                   value_col: str = "value") -> DrugResponseData:
+        """Build a dataset from user files (CSV, TSV or Parquet).
+
+        Args:
+            responses: long table with columns ``cell``, ``drug``, ``value``
+                (names configurable); an optional ``label`` column is kept when
+                ``label_rule='given'``.
+            expression: cells x genes matrix, first column = cell id.
+            drugs: table with columns ``drug`` and ``smiles``; every SMILES must parse.
+            cnv, mutation: optional further cell views, same layout as expression.
+            cell_info: optional table with a ``cell`` column and e.g. ``tissue``.
+
+        Raises:
+            DataError: naming the file and the offending row or id, for missing
+                columns, NaN values, cells without expression, drugs without a
+                SMILES or with an unparsable one. Duplicate pairs are averaged
+                with a warning.
+        """
+        table = read_table(responses)
+        require_columns(table, [cell_col, drug_col, value_col], path=responses)
+        table = table.rename(columns={cell_col: "cell", drug_col: "drug", value_col: "value"})
+        if "label" not in table:
+            table["label"] = np.nan
+        table = _clean_responses(table[RESPONSE_COLUMNS], source=str(responses))
+
+        cell_views = {}
+        for view, path in (("expression", expression), ("cnv", cnv), ("mutation", mutation)):
+            if path is not None:
+                cell_views[view] = _read_matrix(path)
+                _require_ids(table["cell"], cell_views[view].index, what=f"{view} row",
+                             kind="cell", path=path)
+        smiles = pd.Series(dtype=str)
+        if drugs is not None:
+            smiles = _read_smiles(drugs)
+            _require_ids(table["drug"], smiles.index, what="SMILES", kind="drug", path=drugs)
+        info = pd.DataFrame()
+        if cell_info is not None:
+            info = read_table(cell_info)
+            require_columns(info, ["cell"], path=cell_info)
+            info = info.assign(cell=info["cell"].astype(str)).set_index("cell")
+        data = cls(name=name, measure=measure, sensitive_if=sensitive_if, responses=table,
+                   cell_views=cell_views, smiles=smiles, cell_info=info,
+                   notes=[f"responses from {responses}"])
+        return data.with_labels(label_rule) if label_rule != "none" else data
+
+
+def _clean_responses(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """Validate a long response table; average duplicate pairs with a warning."""
+    require_columns(table, ["cell", "drug", "value"], path=source)
+    table = table.copy()
+    if "label" not in table:
+        table["label"] = np.nan
+    table["cell"] = table["cell"].astype(str)
+    table["drug"] = table["drug"].astype(str)
+    values = pd.to_numeric(table["value"], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float)))
+    if len(bad):
+        first = bad[:5]
+        where = "; ".join(f"row {i + 1} (cell {table['cell'].iat[i]!r}, drug "
+                          f"{table['drug'].iat[i]!r}, value {table['value'].iat[i]!r})"
+                          for i in first)
+        raise DataError(f"{source}: {len(bad)} response value(s) are NaN or not numbers, "
+                        f"e.g. {where}. Remove those rows or fill them in.")
+    table["value"] = values.astype(float)
+    table["label"] = pd.to_numeric(table["label"], errors="coerce").astype(float)
+    duplicated = table.duplicated(["cell", "drug"], keep=False)
+    if duplicated.any():
+        example = table.loc[duplicated, ["cell", "drug"]].iloc[0]
+        n_pairs = table.loc[duplicated, ["cell", "drug"]].drop_duplicates().shape[0]
+        warnings.warn(f"{source}: {n_pairs} duplicated cell-drug pair(s) (e.g. "
+                      f"{example['cell']!r} x {example['drug']!r}) were averaged",
+                      stacklevel=3)
+        table = (table.groupby(["cell", "drug"], as_index=False, sort=False)
+                 .agg(value=("value", "mean"), label=("label", "mean")))
+        table.loc[table["label"].notna(), "label"] = (table["label"] >= 0.5).astype(float)
+    return table[RESPONSE_COLUMNS].reset_index(drop=True)
+
+
+def _read_matrix(path: str | Path) -> pd.DataFrame:
+    frame = read_table(path, index_col=0)
+    frame.index = frame.index.astype(str)
+    if frame.index.duplicated().any():
+        dup = frame.index[frame.index.duplicated()][0]
+        raise DataError(f"{path}: cell {dup!r} appears on more than one row")
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    if numeric.isna().any().any():
+        row, col = np.argwhere(numeric.isna().to_numpy())[0]
+        raise DataError(f"{path}: non-numeric or missing value at cell {frame.index[row]!r}, "
+                        f"column {frame.columns[col]!r}")
+    return numeric.astype(np.float32)
+
+
+def _read_smiles(path: str | Path) -> pd.Series:
+    from drpkit.features import parse_smiles
+
+    table = read_table(path)
+    require_columns(table, ["drug", "smiles"], path=path)
+    table["drug"] = table["drug"].astype(str)
+    for row, (drug, smi) in enumerate(zip(table["drug"], table["smiles"], strict=True)):
+        if not isinstance(smi, str) or not smi.strip():
+            raise DataError(f"{path}: row {row + 1}: drug {drug!r} has no SMILES")
+        try:
+            parse_smiles(smi, drug)
+        except DataError as exc:
+            raise DataError(f"{path}: row {row + 1}: {exc}") from None
+    return table.drop_duplicates("drug").set_index("drug")["smiles"]
+
+
+def _require_ids(needed: pd.Series, available: pd.Index, *, what: str, kind: str,
+                 path: str | Path) -> None:
+    missing = sorted(set(needed) - set(available))
+    if missing:
+        raise DataError(f"{path}: {len(missing)} {kind}(s) of the responses have no {what}, "
+                        f"e.g. {missing[:5]}. Add them or drop their responses.")
