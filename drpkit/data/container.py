@@ -41,6 +41,7 @@ class DrugResponseData:
         cell_info: per-cell metadata indexed by cell (``tissue`` at least when known).
         thresholds: per-drug binarisation thresholds shipped with the dataset.
         notes: human-readable remarks about how the data was assembled.
+        label_rule: the binarisation rule that made ``label`` (see ``labels``).
     """
 
     name: str
@@ -53,6 +54,7 @@ class DrugResponseData:
     cell_info: pd.DataFrame = field(default_factory=pd.DataFrame)
     thresholds: pd.Series | None = None
     notes: list[str] = field(default_factory=list)
+    label_rule: str = "none"
 
     def __post_init__(self) -> None:
         self.responses = _clean_responses(self.responses, source=self.name)
@@ -87,7 +89,8 @@ class DrugResponseData:
         """Copy with labels recomputed under a binarisation rule (see ``labels``)."""
         labels = apply_label_rule(self.responses, rule, self.sensitive_if, self.thresholds)
         responses = self.responses.assign(label=labels.to_numpy())
-        return replace(self, responses=responses, notes=[*self.notes, f"labels: {rule}"])
+        return replace(self, responses=responses, notes=[*self.notes, f"labels: {rule}"],
+                       label_rule=rule)
 
     def cell_view(self, name: str) -> pd.DataFrame:
         """Cells x features matrix of view ``name`` (raises listing available views)."""

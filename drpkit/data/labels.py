@@ -80,3 +80,31 @@ def apply_label_rule(responses: pd.DataFrame, rule: str, sensitive_if: str,
 
 def label_rule_names() -> list[str]:
     return [*LABEL_RULES.names(), "given", "value:X"]
+
+
+def value_to_score(train: pd.DataFrame, pairs: pd.DataFrame, predicted: np.ndarray, rule: str,
+                   sensitive_if: str, thresholds: pd.Series | None = None) -> np.ndarray:
+    """Turn predicted response values into sensitivity scores matching a label rule.
+
+    A regressor's raw prediction mixes drug potency with cell sensitivity, while
+    ``zscore`` and ``threshold-table`` labels are relative to each drug. So the
+    score is the predicted value expressed the way the label was made: the
+    per-drug z-score (training mean and sd of the drug; global ones for unseen
+    drugs) for ``zscore``, the distance to the drug's threshold for
+    ``threshold-table``, the oriented value otherwise. Higher = more sensitive.
+    Only training responses are used.
+    """
+    value = pd.Series(np.asarray(predicted, float), index=pairs.index)
+    oriented = _oriented(value, sensitive_if)
+    if rule == "zscore":
+        train_oriented = _oriented(train["value"], sensitive_if)
+        stats = train_oriented.groupby(train["drug"]).agg(["mean", "std"])
+        mean = pairs["drug"].map(stats["mean"]).fillna(train_oriented.mean())
+        std = pairs["drug"].map(stats["std"]).where(lambda s: s > 0)
+        std = std.fillna(train_oriented.std())
+        return (-(oriented - mean) / std).to_numpy(float)
+    if rule == "threshold-table" and thresholds is not None:
+        thr = pairs["drug"].map(thresholds)
+        thr = thr.fillna(float(np.nanmedian(thresholds.to_numpy(float))))
+        return (-(oriented - _oriented(thr, sensitive_if))).to_numpy(float)
+    return (-oriented).to_numpy(float)

@@ -1,0 +1,315 @@
+"""The ``drpkit`` command.
+
+    drpkit data list                       # built-in datasets and raw sources
+    drpkit data fetch gdsc2                # download + verify + convert once
+    drpkit data info gdsc2                 # cells, drugs, pairs, missingness, balance
+    drpkit models                          # registered models
+    drpkit train --dataset gdsc2 --model ridge --split cell-blind --out runs/ridge
+    drpkit evaluate --dataset gdsc2 --models naive-drug,ridge --splits random,drug-blind
+    drpkit predict runs/ridge --expression new_cells.csv --drugs new_drugs.csv --out pred.csv
+
+Every error a user can cause is printed as one line starting with ``error:``
+(exit code 2) and leaves no half-written output behind.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from drpkit.errors import DataError, DrpkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Cancer drug response prediction, honestly evaluated.")
+data_app = typer.Typer(no_args_is_help=True, help="List, fetch and inspect datasets.")
+app.add_typer(data_app, name="data")
+
+DatasetOpt = Annotated[str | None, typer.Option(
+    "--dataset", "-d", help="Built-in dataset (see `drpkit data list`).")]
+MeasureOpt = Annotated[str | None, typer.Option(
+    help="Response measure, e.g. ln_ic50 or auc (default: the dataset's first).")]
+LabelsOpt = Annotated[str | None, typer.Option(
+    "--labels", help="Binarisation rule: zscore, threshold-table, given or value:X.")]
+ResponsesOpt = Annotated[Path | None, typer.Option(
+    help="Your own long response table (columns cell, drug, value); CSV/TSV/Parquet.")]
+ExpressionOpt = Annotated[Path | None, typer.Option(
+    help="Cells x genes expression matrix (first column = cell id).")]
+DrugsOpt = Annotated[Path | None, typer.Option(help="Table with columns drug, smiles.")]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", help="Model hyperparameter KEY=VALUE (JSON values; dotted keys for "
+                          "nested settings, e.g. trainer.lr=0.001). Repeatable.")]
+
+
+def _spec(dataset, measure, labels, responses, expression, drugs):
+    from drpkit.data import DataSpec
+
+    return DataSpec(dataset=dataset if dataset or responses else "gdsc2", measure=measure,
+                    labels=labels, responses=str(responses) if responses else None,
+                    expression=str(expression) if expression else None,
+                    drugs=str(drugs) if drugs else None)
+
+
+def parse_params(items: list[str] | None) -> dict:
+    """``["alpha=1", "trainer.lr=0.01"]`` -> ``{"alpha": 1, "trainer": {"lr": 0.01}}``."""
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise DataError(f"--param {item!r}: expected KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _echo_table(frame: pd.DataFrame) -> None:
+    typer.echo(frame.to_markdown(index=False))
+
+
+# ---------------------------------------------------------------------- data
+@data_app.command("list")
+def data_list() -> None:
+    """List built-in datasets and the raw sources behind them."""
+    from drpkit.data import DATASETS, SOURCES
+
+    rows = [{"dataset": name, "measures": ",".join(DATASETS.get(name).measures),
+             "sources": ",".join(DATASETS.get(name).sources),
+             "cached": all(SOURCES.get(s).is_cached() for s in DATASETS.get(name).sources),
+             "description": DATASETS.get(name).description} for name in DATASETS]
+    _echo_table(pd.DataFrame(rows))
+    typer.echo("")
+    srows = [{"source": name, "cached": SOURCES.get(name).is_cached(),
+              "licence": SOURCES.get(name).licence} for name in SOURCES]
+    _echo_table(pd.DataFrame(srows))
+
+
+@data_app.command("fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="A dataset or a source name.")],
+               refresh: Annotated[bool, typer.Option(help="Fetch again even if cached.")] = False
+               ) -> None:
+    """Download, verify (sha256) and cache a dataset's sources, then build its tables."""
+    from drpkit.data import DATASETS, SOURCES, load_dataset
+    from drpkit.errors import UnknownNameError
+
+    if name in SOURCES:
+        paths = SOURCES.get(name).fetch(refresh=refresh)
+        typer.echo(f"{name}: {len(paths)} verified file(s) in {SOURCES.get(name).directory}")
+        return
+    if name not in DATASETS:
+        raise UnknownNameError("dataset or source", name, DATASETS.names() + SOURCES.names())
+    for source in DATASETS.get(name).sources:
+        SOURCES.get(source).fetch(refresh=refresh)
+        typer.echo(f"{source}: verified")
+    typer.echo(repr(load_dataset(name)))
+
+
+@data_app.command("info")
+def data_info(name: Annotated[str, typer.Argument(help="Built-in dataset name.")],
+              measure: MeasureOpt = None, labels: LabelsOpt = None) -> None:
+    """Counts of cells, drugs and pairs, missing values and label balance."""
+    from drpkit.data import load_dataset
+
+    info = load_dataset(name, measure, labels).info()
+    notes = info.pop("notes")
+    for key, value in info.items():
+        typer.echo(f"{key:>20}: {value}")
+    for note in notes:
+        typer.echo(f"{'note':>20}: {note}")
+
+
+# -------------------------------------------------------------------- models
+@app.command("models")
+def models() -> None:
+    """List registered models, the views they need and what they output."""
+    from drpkit.models import MODELS
+
+    rows = [{"model": n, "cell views": ",".join(MODELS.get(n).cell_views) or "-",
+             "drug views": ",".join(MODELS.get(n).drug_views) or "-",
+             "outputs": ",".join(MODELS.get(n).outputs),
+             "description": MODELS.get(n).description} for n in MODELS]
+    _echo_table(pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------- train
+@app.command("train")
+def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (drpkit models).")],
+          out: Annotated[Path, typer.Option(help="Run directory to create.")],
+          dataset: DatasetOpt = None, measure: MeasureOpt = None, labels: LabelsOpt = None,
+          responses: ResponsesOpt = None, expression: ExpressionOpt = None,
+          drugs: DrugsOpt = None,
+          split: Annotated[str, typer.Option(help="Split kind.")] = "random",
+          fold: Annotated[int, typer.Option(help="Which fold is the test part.")] = 0,
+          folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
+          seed: Annotated[int, typer.Option(help="Split and model seed.")] = 0,
+          param: ParamOpt = None,
+          overwrite: Annotated[bool, typer.Option(help="Replace an existing run.")] = False,
+          ) -> None:
+    """Train one model on one fold; write config, metrics, predictions and the model."""
+    from drpkit.experiment import run_fold
+    from drpkit.models import MODELS
+    from drpkit.runs import atomic_directory, package_versions, write_json
+    from drpkit.splits import make_folds
+
+    MODELS.get(model)
+    spec = _spec(dataset, measure, labels, responses, expression, drugs)
+    params = {"seed": seed, **parse_params(param)}
+    data = spec.load()
+    all_folds = make_folds(data, split, folds, seed)
+    if not 0 <= fold < len(all_folds):
+        raise DataError(f"--fold {fold} out of range 0..{len(all_folds) - 1}")
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        result = run_fold(data, model, all_folds[fold], params)
+        result.fitted.save(tmp / "model")
+        result.predictions.to_csv(tmp / "predictions.csv", index=False)
+        write_json(tmp / "metrics.json", result.row())
+        write_json(tmp / "config.json", {
+            "model": model, "params": result.fitted.config.model_dump(mode="json"),
+            "data": spec.model_dump(), "split": split, "fold": fold, "folds": folds,
+            "seed": seed, "versions": package_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    metrics = result.row()
+    keys = ["pcc", "rmse", "drug_pcc_mean", "pcc_norm", "auroc", "seconds"]
+    typer.echo(f"{model} on {data.name} ({split}, fold {fold}): " + ", ".join(
+        f"{k}={metrics[k]:.3f}" for k in keys if k in metrics))
+    typer.echo(f"run written to {out}")
+
+
+# ------------------------------------------------------------------ evaluate
+@app.command("evaluate")
+def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model names.")],
+             splits: Annotated[str, typer.Option(help="Comma-separated split kinds.")] = "random",
+             dataset: DatasetOpt = None, measure: MeasureOpt = None, labels: LabelsOpt = None,
+             responses: ResponsesOpt = None, expression: ExpressionOpt = None,
+             drugs: DrugsOpt = None,
+             folds: Annotated[int, typer.Option(help="k of k-fold CV.")] = 5,
+             seed: Annotated[list[int] | None, typer.Option(
+                 help="Seed(s); repeat for several.")] = None,
+             out: Annotated[Path | None, typer.Option(help="Directory for results.")] = None,
+             overwrite: Annotated[bool, typer.Option(help="Replace existing results.")] = False,
+             ) -> None:
+    """k-fold cross-validation of models under split kinds; a mean ± sd table per split."""
+    from drpkit.experiment import cross_validate, summarise
+    from drpkit.models import MODELS
+    from drpkit.runs import atomic_directory, package_versions, write_json
+    from drpkit.splits import SPLITS
+
+    model_names, split_names = _csv_list(models), _csv_list(splits)
+    for name in model_names:
+        MODELS.get(name)
+    for name in split_names:
+        SPLITS.get(name)
+    seeds = seed or [0]
+    spec = _spec(dataset, measure, labels, responses, expression, drugs)
+    start = time.perf_counter()
+    data = spec.load()
+    typer.echo(repr(data))
+    results = cross_validate(data, model_names, split_names, folds, seeds)
+    table = summarise(results)
+    elapsed = time.perf_counter() - start
+    for split_name, part in table.groupby("split", sort=False):
+        typer.echo(f"\n## {data.name} {data.measure}, {split_name} split, {folds}-fold CV, "
+                   f"seeds {seeds}\n")
+        _echo_table(part.drop(columns="split"))
+    typer.echo(f"\nwall time {elapsed:.0f} s")
+    if out is not None:
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            results.to_csv(tmp / "results.csv", index=False)
+            (tmp / "summary.md").write_text(table.to_markdown(index=False) + "\n")
+            write_json(tmp / "config.json", {
+                "models": model_names, "splits": split_names, "folds": folds, "seeds": seeds,
+                "data": spec.model_dump(), "versions": package_versions(),
+                "wall_seconds": round(elapsed, 1)})
+        typer.echo(f"results written to {out}")
+
+
+# ------------------------------------------------------------------- predict
+@app.command("predict")
+def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit train`.")],
+            out: Annotated[Path, typer.Option(help="CSV file for the predictions.")],
+            expression: ExpressionOpt = None, drugs: DrugsOpt = None,
+            pairs: Annotated[Path | None, typer.Option(
+                help="Optional table of cell, drug pairs to score.")] = None,
+            ) -> None:
+    """Predict with a trained run for new cells (expression) and/or new drugs (SMILES).
+
+    Without --pairs, every given cell is paired with every given drug; cells
+    or drugs not given are taken from the training dataset.
+    """
+    from drpkit.data import DataSpec
+    from drpkit.data.container import _read_matrix, _read_smiles
+    from drpkit.data.readers import read_table, require_columns
+    from drpkit.experiment.crossval import sensitivity_score
+    from drpkit.models import load_model
+
+    config_path = run / "config.json"
+    if not config_path.exists():
+        raise DataError(f"{run}: no config.json; not a drpkit run directory")
+    config = json.loads(config_path.read_text())
+    model = load_model(run / "model")
+    data = DataSpec(**config["data"]).load()
+    new_cells, new_drugs = list(data.cells), list(data.drugs)
+    if expression is not None:
+        matrix = _read_matrix(expression)
+        base = data.cell_views.get("expression")
+        data.cell_views["expression"] = matrix if base is None else pd.concat(
+            [base.loc[~base.index.isin(matrix.index)], matrix.reindex(columns=base.columns)])
+        new_cells = list(matrix.index)
+    if drugs is not None:
+        smiles = _read_smiles(drugs)
+        data.smiles = pd.concat([data.smiles.loc[~data.smiles.index.isin(smiles.index)], smiles])
+        data.drug_views = {}
+        new_drugs = list(smiles.index)
+    if pairs is not None:
+        table = read_table(pairs)
+        require_columns(table, ["cell", "drug"], path=pairs)
+        table = table[["cell", "drug"]].astype(str)
+    else:
+        table = pd.MultiIndex.from_product([new_cells, new_drugs],
+                                           names=["cell", "drug"]).to_frame(index=False)
+    prediction = model.predict(data, table)
+    result = table.assign(value=prediction["value"].to_numpy(),
+                          score=sensitivity_score(data, table, prediction))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    result.to_csv(tmp, index=False)
+    tmp.replace(out)
+    typer.echo(f"{len(result)} predictions ({model.name}) written to {out}")
+
+
+def main() -> None:
+    """Entry point: run the app, printing drpkit errors as one line (exit code 2)."""
+    try:
+        app(standalone_mode=False)
+    except DrpkitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        sys.exit(getattr(exc, "exit_code", getattr(exc, "code", 0)))
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Train-and-score one fold, and k-fold cross-validation of several models.
+
+The protocol of every number drpkit reports:
+
+1. the model is fitted on the fold's training part, with its validation part
+   for early stopping / hyperparameters (``model.fit(train, val)``);
+2. predictions are requested through an object that holds *training*
+   responses only, so test labels cannot leak into ``predict``;
+3. the classification threshold (sensitive if score >= t) is chosen on the
+   validation predictions, then applied to the test predictions;
+4. a drug+cell mean-effects baseline fitted on the same training part gives
+   the reference for the normalised metrics.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from drpkit.data.container import DrugResponseData
+from drpkit.data.labels import value_to_score
+from drpkit.evaluate.metrics import choose_threshold, evaluate_predictions
+from drpkit.models import DRPModel, create_model
+from drpkit.splits import Fold, make_folds
+
+
+@dataclass
+class FoldResult:
+    """Metrics and test predictions of one model on one fold."""
+
+    model: str
+    fold: Fold
+    metrics: dict
+    predictions: pd.DataFrame
+    seconds: float
+    fitted: DRPModel
+
+    def row(self) -> dict:
+        return {"model": self.model, "split": self.fold.kind, "seed": self.fold.seed,
+                "fold": self.fold.fold, "seconds": round(self.seconds, 2), **self.metrics}
+
+
+def sensitivity_score(train: DrugResponseData, pairs: pd.DataFrame,
+                      predictions: pd.DataFrame) -> np.ndarray:
+    """Higher = more likely sensitive: the model's probability when it gives one,
+    else its predicted value mapped onto the dataset's label rule (training data only)."""
+    if "score" in predictions:
+        return predictions["score"].to_numpy(float)
+    return value_to_score(train.responses, pairs, predictions["value"].to_numpy(float),
+                          train.label_rule, train.sensitive_if, train.thresholds)
+
+
+def _scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData):
+    r = part.responses
+    return pd.DataFrame({"cell": r["cell"].to_numpy(), "drug": r["drug"].to_numpy(),
+                         "y": r["value"].to_numpy(), "label": r["label"].to_numpy(),
+                         "yhat": predictions["value"].to_numpy(float),
+                         "score": sensitivity_score(train, r[["cell", "drug"]], predictions)})
+
+
+def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
+             params: dict | None = None) -> FoldResult:
+    """Fit ``model`` on ``fold``'s training part and score its test part."""
+    estimator = create_model(model, params) if isinstance(model, str) else model
+    train, val, test = data.subset(fold.train), data.subset(fold.val), data.subset(fold.test)
+    start = time.perf_counter()
+    estimator.fit(train, val)
+    seconds = time.perf_counter() - start
+    pairs = ["cell", "drug"]
+    test_frame = _scored_frame(test, estimator.predict(train, test.responses[pairs]), train)
+    val_frame = _scored_frame(val, estimator.predict(train, val.responses[pairs]), train)
+    baseline = create_model("naive-additive").fit(train)
+    test_frame["baseline"] = baseline.predict(train, test.responses[pairs])["value"].to_numpy()
+
+    metrics = evaluate_predictions(test_frame, "regression", baseline_col="baseline").overall
+    labelled = test_frame["label"].notna()
+    val_labelled = val_frame["label"].notna()
+    if labelled.any() and val_labelled.any() and test_frame.loc[labelled, "label"].nunique() == 2:
+        threshold = choose_threshold(val_frame.loc[val_labelled, "label"].to_numpy(float),
+                                     val_frame.loc[val_labelled, "score"].to_numpy(float))
+        cls = evaluate_predictions(test_frame.loc[labelled], "classification",
+                                   threshold=threshold).overall
+        metrics.update({k: v for k, v in cls.items() if k != "n"})
+        metrics["threshold"] = threshold
+    return FoldResult(estimator.name, fold, metrics, test_frame, seconds, estimator)
+
+
+def cross_validate(data: DrugResponseData, models: list[str], splits: list[str],
+                   n_folds: int = 5, seeds: list[int] | tuple[int, ...] = (0,),
+                   params: dict[str, dict] | None = None, progress: bool = True,
+                   on_result=None) -> pd.DataFrame:
+    """k-fold CV of every model under every split kind and seed.
+
+    Returns one row per (model, split, seed, fold) with all metrics.
+    ``on_result(FoldResult)`` is called after each fold (e.g. to save predictions).
+    """
+    params = params or {}
+    tasks = [(split, seed, fold) for split in splits for seed in seeds
+             for fold in make_folds(data, split, n_folds, seed)]
+    rows = []
+    bar = tqdm(total=len(tasks) * len(models), desc="cross-validation", disable=not progress,
+               dynamic_ncols=True)
+    for split, seed, fold in tasks:
+        for name in models:
+            bar.set_postfix_str(f"{name} {split} seed {seed} fold {fold.fold}")
+            result = run_fold(data, name, fold, params.get(name))
+            rows.append(result.row())
+            if on_result is not None:
+                on_result(result)
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+SUMMARY_METRICS = {
+    "pcc": "PCC", "rmse": "RMSE", "r2": "R2", "drug_pcc_mean": "PCC within drug",
+    "cell_pcc_mean": "PCC within cell", "pcc_norm": "PCC normalised", "auroc": "AUROC",
+}
+
+
+def summarise(results: pd.DataFrame, metrics: dict[str, str] | None = None) -> pd.DataFrame:
+    """Mean +- sd over folds and seeds, one row per (split, model)."""
+    metrics = metrics or SUMMARY_METRICS
+    rows = []
+    for (split, model), group in results.groupby(["split", "model"], sort=False):
+        row = {"split": split, "model": model, "folds": len(group)}
+        for key, label in metrics.items():
+            if key in group:
+                values = group[key].astype(float)
+                row[label] = f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" \
+                    if len(values) > 1 else f"{values.mean():.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,125 @@
+"""The one model interface, its configuration base and the model registry.
+
+Every model, from a per-drug mean to a graph transformer, is a
+:class:`DRPModel`: it declares the views it needs, takes its hyperparameters
+from one pydantic ``Config`` class (the single place defaults live), learns
+from a :class:`DrugResponseData` holding only its training responses, and
+predicts a response value (and, when it has one, a sensitivity probability)
+for any list of cell-drug pairs. A new model is one module that subclasses
+``DRPModel`` and registers itself with ``@register_model``.
+
+Persistence never pickles code: ``save`` writes ``model.json`` (name +
+config) next to whatever state files the model writes (safetensors, JSON,
+skops); ``load_model`` rebuilds the object from those.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from drpkit.data.container import DrugResponseData
+from drpkit.errors import DataError
+from drpkit.registry import Registry
+
+MODEL_FILE = "model.json"
+
+
+class ModelConfig(BaseModel):
+    """Hyperparameters shared by every model; subclasses add their own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+
+
+class DRPModel(ABC):
+    """Interface of every drug response model.
+
+    Class attributes:
+        name: registry name.
+        Config: pydantic class of hyperparameters (defaults live there only).
+        cell_views / drug_views: the views ``fit`` and ``predict`` read.
+        outputs: ``("value",)`` for regressors; ``("value", "score")`` for models
+            that also give a sensitivity probability.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    cell_views: ClassVar[tuple[str, ...]] = ()
+    drug_views: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ("value",)
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: ModelConfig | dict | None = None, **overrides: Any):
+        try:
+            if isinstance(config, ModelConfig):
+                config = config.model_dump()
+            self.config = self.Config(**{**(config or {}), **overrides})
+        except ValidationError as exc:
+            raise DataError(f"invalid configuration for model {self.name!r}: {exc}") from None
+
+    def __repr__(self) -> str:
+        changed = self.config.model_dump(exclude_defaults=True)
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    @abstractmethod
+    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None) -> DRPModel:
+        """Learn from ``train.responses`` only; ``val`` may drive early stopping."""
+
+    @abstractmethod
+    def predict(self, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for ``pairs`` (columns cell, drug), same row order.
+
+        Returns a frame with column ``value`` (predicted response) and, for models
+        whose ``outputs`` include it, ``score`` (probability of sensitivity).
+        """
+
+    # ------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.json`` and the model's state into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.save_state(directory)
+        meta = {"model": self.name, "config": self.config.model_dump(mode="json")}
+        (directory / MODEL_FILE).write_text(json.dumps(meta, indent=2))
+        return directory
+
+    @abstractmethod
+    def save_state(self, directory: Path) -> None:
+        """Write learned state (no pickled code) into ``directory``."""
+
+    @abstractmethod
+    def load_state(self, directory: Path) -> None:
+        """Restore learned state written by :meth:`save_state`."""
+
+
+MODELS: Registry[type[DRPModel]] = Registry("model")
+
+
+def register_model(cls: type[DRPModel]) -> type[DRPModel]:
+    """Class decorator adding ``cls`` to the model registry under ``cls.name``."""
+    return MODELS.register(cls.name)(cls)
+
+
+def create_model(name: str, config: dict | None = None, **overrides: Any) -> DRPModel:
+    """Instantiate registered model ``name`` with a config dict and overrides."""
+    return MODELS.get(name)(config, **overrides)
+
+
+def load_model(directory: str | Path) -> DRPModel:
+    """Rebuild a saved model from ``directory`` (``model.json`` + state files)."""
+    directory = Path(directory)
+    meta_path = directory / MODEL_FILE
+    if not meta_path.exists():
+        raise DataError(f"{directory}: no {MODEL_FILE}; not a saved drpkit model")
+    try:
+        meta = json.loads(meta_path.read_text())
+        model = create_model(meta["model"], meta["config"])
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise DataError(f"{meta_path}: unreadable model description ({exc})") from None
+    model.load_state(directory)
+    return model

@@ -1,0 +1,118 @@
+"""Pair features for the classical and MLP baselines, fitted on training data only.
+
+A cell is encoded by its expression: the ``n_genes`` most variable genes
+*among training cells*, z-scored with training statistics, then projected on
+``cell_components`` principal components fitted on the training cells. A drug
+is encoded by a fingerprint (Morgan by default) projected on
+``drug_components`` components fitted on the training drugs. A pair is the
+concatenation. Everything learned is stored as plain arrays (``.npz``
+without pickle) so a saved model can be reloaded safely.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from drpkit.data.container import DrugResponseData
+from drpkit.errors import DataError
+
+STATE_FILE = "features.npz"
+
+
+class FeatureConfig(BaseModel):
+    """How pairs are encoded (part of every baseline's config)."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_genes: int = 2000
+    cell_components: int = 64
+    drug_fingerprint: str = "morgan"
+    drug_components: int = 32
+
+
+def _fit_projection(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top principal axes (components x features) of ``matrix`` rows."""
+    mean = matrix.mean(axis=0)
+    centred = matrix - mean
+    k = min(n_components, *centred.shape)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return mean.astype(np.float32), vt[:k].astype(np.float32)
+
+
+class PairFeaturizer:
+    """Encodes cells and drugs with transforms fitted on the training part."""
+
+    def __init__(self, config: FeatureConfig):
+        self.config = config
+
+    def fit(self, train: DrugResponseData) -> PairFeaturizer:
+        cfg = self.config
+        expression = train.cell_view("expression")
+        train_cells = train.responses["cell"].unique()
+        missing = set(train_cells) - set(expression.index)
+        if missing:
+            raise DataError(f"{len(missing)} training cells have no expression, "
+                            f"e.g. {sorted(missing)[:5]}")
+        x = expression.loc[train_cells].to_numpy(np.float64)
+        variance = x.var(axis=0)
+        keep = np.sort(np.argsort(-variance, kind="stable")[: cfg.n_genes])
+        self.genes_ = expression.columns[keep].to_numpy(dtype=str)
+        x = x[:, keep]
+        self.gene_mean_ = x.mean(axis=0).astype(np.float32)
+        std = x.std(axis=0)
+        self.gene_std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        z = (x - self.gene_mean_) / self.gene_std_
+        self.cell_mean_, self.cell_axes_ = _fit_projection(z, cfg.cell_components)
+        self.fitted_cells_ = np.asarray(train_cells, dtype=str)
+
+        fingerprints = train.drug_view(cfg.drug_fingerprint)
+        train_drugs = train.responses["drug"].unique()
+        fp = fingerprints.loc[fingerprints.index.intersection(train_drugs)].to_numpy(np.float64)
+        self.fp_columns_ = fingerprints.columns.to_numpy(dtype=str)
+        self.drug_mean_, self.drug_axes_ = _fit_projection(fp, cfg.drug_components)
+        self.fitted_drugs_ = np.asarray(train_drugs, dtype=str)
+        return self
+
+    def encode_cells(self, data: DrugResponseData, cells: np.ndarray) -> np.ndarray:
+        expression = data.cell_view("expression")
+        missing = sorted(set(cells) - set(expression.index))
+        if missing:
+            raise DataError(f"no expression for cell(s) {missing[:5]} in dataset {data.name!r}")
+        absent = sorted(set(self.genes_) - set(expression.columns))
+        if absent:
+            raise DataError(f"expression of dataset {data.name!r} lacks {len(absent)} genes the "
+                            f"model was trained on, e.g. {absent[:5]}")
+        x = expression.loc[cells, self.genes_].to_numpy(np.float32)
+        z = (x - self.gene_mean_) / self.gene_std_
+        return (z - self.cell_mean_) @ self.cell_axes_.T
+
+    def encode_drugs(self, data: DrugResponseData, drugs: np.ndarray) -> np.ndarray:
+        fingerprints = data.drug_view(self.config.drug_fingerprint)
+        missing = sorted(set(drugs) - set(fingerprints.index))
+        if missing:
+            raise DataError(f"no {self.config.drug_fingerprint} fingerprint for drug(s) "
+                            f"{missing[:5]} in dataset {data.name!r}")
+        fp = fingerprints.loc[drugs].to_numpy(np.float32)
+        return (fp - self.drug_mean_) @ self.drug_axes_.T
+
+    def transform(self, data: DrugResponseData, pairs: pd.DataFrame) -> np.ndarray:
+        """Pair feature matrix (n_pairs x (cell_components + drug_components))."""
+        cells, cell_pos = np.unique(pairs["cell"].to_numpy(str), return_inverse=True)
+        drugs, drug_pos = np.unique(pairs["drug"].to_numpy(str), return_inverse=True)
+        c = self.encode_cells(data, cells)
+        d = self.encode_drugs(data, drugs)
+        return np.hstack([c[cell_pos], d[drug_pos]]).astype(np.float32)
+
+    _STATE = ("genes_", "gene_mean_", "gene_std_", "cell_mean_", "cell_axes_", "fitted_cells_",
+              "fp_columns_", "drug_mean_", "drug_axes_", "fitted_drugs_")
+
+    def save(self, directory: Path) -> None:
+        np.savez(directory / STATE_FILE, **{k: getattr(self, k) for k in self._STATE})
+
+    def load(self, directory: Path) -> PairFeaturizer:
+        with np.load(directory / STATE_FILE, allow_pickle=False) as state:
+            for key in self._STATE:
+                setattr(self, key, state[key])
+        return self

@@ -1,0 +1,116 @@
+"""MLP baseline: expression PCs + fingerprint PCs -> feed-forward regressor.
+
+The smallest torch model in drpkit, and the template of how torch models
+use the shared :class:`~drpkit.train.Trainer`: the model builds a
+``torch.nn.Module`` and a :class:`TrainingTask`; the trainer owns the loop,
+early stopping on validation RMSE, seeds and the device.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from drpkit.data.container import DrugResponseData
+from drpkit.errors import DataError
+from drpkit.models.base import DRPModel, register_model
+from drpkit.models.classical import BaselineConfig
+from drpkit.models.featurize import PairFeaturizer
+from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
+
+
+class MLPConfig(BaselineConfig):
+    hidden: list[int] = [512, 256]
+    dropout: float = 0.2
+    batch_size: int = 1024
+    trainer: TrainerConfig = TrainerConfig(max_epochs=100, patience=8, lr=1e-3,
+                                           weight_decay=1e-5)
+
+
+def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+    """Linear-ReLU-Dropout stack ending in a linear layer to ``sizes[-1]``."""
+    layers: list[nn.Module] = []
+    for d_in, d_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers += [nn.Linear(d_in, d_out), nn.ReLU(), nn.Dropout(dropout)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+class _RegressionTask:
+    """Mini-batch MSE on standardised targets; validation RMSE in target units."""
+
+    monitor, mode = "val_rmse", "min"
+
+    def __init__(self, module, x, y, xv, yv, batch_size, device, y_mean, y_std):
+        self.module = module.to(device)
+        self.x, self.y = x.to(device), y.to(device)
+        self.xv, self.yv = xv.to(device), yv.to(device)
+        self.batch_size, self.y_mean, self.y_std = batch_size, y_mean, y_std
+
+    def batches(self, epoch, generator):
+        order = torch.randperm(len(self.x), generator=generator).to(self.x.device)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.x[idx], self.y[idx]
+
+    def loss(self, batch):
+        x, y = batch
+        return nn.functional.mse_loss(self.module(x).squeeze(-1), (y - self.y_mean) / self.y_std)
+
+    def validate(self):
+        pred = self.module(self.xv).squeeze(-1) * self.y_std + self.y_mean
+        return {"val_rmse": float(torch.sqrt(torch.mean((pred - self.yv) ** 2)))}
+
+
+@register_model
+class MLPBaseline(DRPModel):
+    name = "mlp"
+    description = "feed-forward network on expression PCs + fingerprint PCs (early stopping)"
+    Config = MLPConfig
+    cell_views = ("expression",)
+    drug_views = ("smiles",)
+
+    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):
+        if val is None or not len(val):
+            raise DataError("model 'mlp' needs a validation part for early stopping")
+        cfg = self.config
+        self.featurizer_ = PairFeaturizer(cfg).fit(train)
+        x = torch.from_numpy(self.featurizer_.transform(train, train.responses))
+        xv = torch.from_numpy(self.featurizer_.transform(val, val.responses))
+        y = torch.tensor(train.responses["value"].to_numpy(np.float32))
+        yv = torch.tensor(val.responses["value"].to_numpy(np.float32))
+        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std())
+        torch.manual_seed(cfg.seed)
+        self.module_ = mlp([x.shape[1], *cfg.hidden, 1], cfg.dropout)
+        trainer = Trainer(cfg.trainer, seed=cfg.seed)
+        task = _RegressionTask(self.module_, x, y, xv, yv, cfg.batch_size, trainer.device,
+                               self.y_mean_, self.y_std_)
+        self.history_ = trainer.fit(task, description="mlp")
+        self.module_.cpu()
+        return self
+
+    @torch.no_grad()
+    def predict(self, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
+        device = select_device(self.config.trainer.device)
+        module = self.module_.to(device).eval()
+        x = torch.from_numpy(self.featurizer_.transform(data, pairs)).to(device)
+        out = torch.cat([module(chunk) for chunk in x.split(65536)]).squeeze(-1).cpu().numpy()
+        return pd.DataFrame({"value": out * self.y_std_ + self.y_mean_}, index=pairs.index)
+
+    def save_state(self, directory: Path) -> None:
+        self.featurizer_.save(directory)
+        save_weights(self.module_, directory, {"y_mean": self.y_mean_, "y_std": self.y_std_,
+                                               "n_inputs": self.module_[0].in_features})
+        (directory / "history.json").write_text(json.dumps(self.history_.to_dict()))
+
+    def load_state(self, directory: Path) -> None:
+        self.featurizer_ = PairFeaturizer(self.config).load(directory)
+        meta = json.loads((directory / "weights.json").read_text())
+        self.module_ = mlp([meta["n_inputs"], *self.config.hidden, 1], self.config.dropout)
+        load_weights(self.module_, directory)
+        self.module_.eval()
+        self.y_mean_, self.y_std_ = meta["y_mean"], meta["y_std"]

@@ -1,0 +1,5 @@
+"""Leakage-free splits: random pairs, cell-blind, drug-blind, disjoint, tissue-blind."""
+from drpkit.splits.folds import Fold, check_fold, make_folds
+from drpkit.splits.kinds import SPLITS
+
+__all__ = ["SPLITS", "Fold", "check_fold", "make_folds"]

@@ -1,0 +1,134 @@
+"""The one training loop for every torch model in drpkit.
+
+Models define a :class:`TrainingTask` (forward pass, loss, validation score)
+and never write their own loop. The trainer runs epochs, evaluates the task
+on its *validation* part after each epoch, keeps the best weights by the
+monitored validation metric, stops after ``patience`` epochs without
+improvement and restores the best weights. The test fold never reaches it.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from tqdm.auto import tqdm
+
+from drpkit.train.device import seed_everything, select_device
+
+
+class TrainerConfig(BaseModel):
+    """Optimisation settings shared by all torch models."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_epochs: int = 200
+    patience: int = 20
+    min_delta: float = 0.0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    device: str = "auto"
+    progress: bool | None = None  # None: show a bar only on an interactive terminal
+    eval_every: int = 1
+
+
+class TrainingTask(Protocol):
+    """What a model hands the trainer.
+
+    ``module`` is the ``torch.nn.Module`` to optimise; ``batches`` yields the
+    training batches of one epoch (already on the device); ``loss`` returns a
+    scalar tensor for one batch; ``validate`` returns validation metrics,
+    including the monitored one, computed on the validation part only.
+    """
+
+    module: torch.nn.Module
+    monitor: str
+    mode: Literal["min", "max"]
+
+    def batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
+
+    def loss(self, batch: Any) -> torch.Tensor: ...
+
+    def validate(self) -> dict[str, float]: ...
+
+
+@dataclass
+class History:
+    """Per-epoch record of a training run."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = math.nan
+    seconds: float = 0.0
+    epochs_run: int = 0
+
+    def to_dict(self) -> dict:
+        return {"train_loss": self.train_loss, "val": self.val, "best_epoch": self.best_epoch,
+                "best_score": self.best_score, "seconds": self.seconds,
+                "epochs_run": self.epochs_run}
+
+
+class Trainer:
+    """Fits a :class:`TrainingTask` with Adam and validation-based early stopping."""
+
+    def __init__(self, config: TrainerConfig | None = None, seed: int = 0):
+        self.config = config or TrainerConfig()
+        self.seed = seed
+        self.device = select_device(self.config.device)
+
+    def fit(self, task: TrainingTask, description: str = "training") -> History:
+        cfg = self.config
+        generator = seed_everything(self.seed)
+        module = task.module
+        optimiser = torch.optim.Adam(module.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay)
+        history = History()
+        best_state = copy.deepcopy(module.state_dict())
+        sign = 1.0 if task.mode == "min" else -1.0
+        best = math.inf
+        stale = 0
+        start = time.perf_counter()
+        bar = tqdm(range(cfg.max_epochs), desc=description, disable=None if cfg.progress is None else not cfg.progress,
+                   leave=False, dynamic_ncols=True)
+        for epoch in bar:
+            module.train()
+            total, count = 0.0, 0
+            for batch in task.batches(epoch, generator):
+                optimiser.zero_grad(set_to_none=True)
+                loss = task.loss(batch)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+                optimiser.step()
+                total += float(loss.detach())
+                count += 1
+            history.train_loss.append(total / max(count, 1))
+            history.epochs_run = epoch + 1
+            if (epoch + 1) % cfg.eval_every:
+                continue
+            module.eval()
+            with torch.no_grad():
+                metrics = task.validate()
+            history.val.append({"epoch": epoch, **metrics})
+            score = sign * metrics[task.monitor]
+            if score < best - cfg.min_delta:
+                best, stale = score, 0
+                history.best_epoch, history.best_score = epoch, metrics[task.monitor]
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += cfg.eval_every
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.4f}",
+                            **{task.monitor: f"{metrics[task.monitor]:.4f}"})
+            if stale >= cfg.patience:
+                break
+        bar.close()
+        module.load_state_dict(best_state)
+        module.eval()
+        history.seconds = time.perf_counter() - start
+        return history

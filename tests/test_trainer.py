@@ -1,0 +1,64 @@
+"""The shared trainer: loss falls, early stopping on validation restores the best epoch."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from drpkit.train import Trainer, TrainerConfig, select_device
+
+
+class _Task:
+    monitor, mode = "val_loss", "min"
+
+    def __init__(self, module, x, y, xv, yv):
+        self.module, self.x, self.y, self.xv, self.yv = module, x, y, xv, yv
+
+    def batches(self, epoch, generator):
+        yield self.x, self.y
+
+    def loss(self, batch):
+        x, y = batch
+        return nn.functional.mse_loss(self.module(x).squeeze(-1), y)
+
+    def validate(self):
+        return {"val_loss": float(nn.functional.mse_loss(self.module(self.xv).squeeze(-1),
+                                                         self.yv))}
+
+
+def _data(n=64, d=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    w = torch.randn(d, generator=g)
+    return x, x @ w
+
+
+def test_loss_falls_below_bound():
+    x, y = _data()
+    xv, yv = _data(seed=1)
+    module = nn.Linear(10, 1)
+    history = Trainer(TrainerConfig(max_epochs=300, patience=300, lr=0.05, progress=False)).fit(
+        _Task(module, x, y, x, y))
+    assert history.train_loss[-1] < 0.01 * history.train_loss[0]
+
+
+def test_early_stopping_restores_best_validation_epoch():
+    # tiny noisy training set, large validation set: validation loss turns up (overfit)
+    torch.manual_seed(0)
+    x, y = _data(n=12, d=40)
+    y = y + torch.randn(12)
+    xv, yv = _data(n=400, d=40, seed=1)
+    module = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 1))
+    history = Trainer(TrainerConfig(max_epochs=400, patience=15, lr=0.01, progress=False)).fit(
+        _Task(module, x, y, xv, yv))
+    assert history.epochs_run < 400
+    assert history.epochs_run == history.best_epoch + 1 + 15
+    with torch.no_grad():
+        final = float(nn.functional.mse_loss(module(xv).squeeze(-1), yv))
+    best = min(v["val_loss"] for v in history.val)
+    assert abs(final - best) < 1e-6
+
+
+def test_device_is_chosen_not_hard_coded():
+    device = select_device("auto")
+    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert select_device("cpu").type == "cpu"
