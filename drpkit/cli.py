@@ -282,8 +282,9 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
         table = pd.MultiIndex.from_product([new_cells, new_drugs],
                                            names=["cell", "drug"]).to_frame(index=False)
     prediction = model.predict(data, table)
-    result = table.assign(value=prediction["value"].to_numpy(),
-                          score=sensitivity_score(data, table, prediction))
+    result = table.assign(score=sensitivity_score(data, table, prediction))
+    if "value" in prediction:
+        result.insert(2, "value", prediction["value"].to_numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     result.to_csv(tmp, index=False)

@@ -15,6 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DRPKIT_DATA_MIRROR", str(REPO.parent / "shared" / "data"))
 os.environ.setdefault("TQDM_DISABLE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker: two workers on two cores must not oversubscribe
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

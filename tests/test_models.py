@@ -15,7 +15,8 @@ FAST = {"n_genes": 500, "cell_components": 16, "drug_components": 8}
 SMALL_PARAMS = {
     "ridge": {"n_genes": 500}, "elastic-net": {"n_genes": 500},
     "gbm": {**FAST, "max_trees": 150}, "rf": {**FAST, "n_estimators": 40},
-    "mlp": {"n_genes": 500, "drug_components": 30, "trainer": {"max_epochs": 100, "lr": 3e-3}},
+    "mlp": {"n_genes": 500, "drug_components": 30, "hidden": [128, 64],
+            "trainer": {"max_epochs": 80, "lr": 3e-3}},
 }
 
 
@@ -91,3 +92,15 @@ def test_bad_config_and_unknown_model():
         create_model("ridge", {"no_such_option": 1})
     with pytest.raises(UnknownNameError, match="naive-drug"):
         create_model("resnet")
+
+
+def test_summary_reports_paired_test_against_best_naive(small):
+    from drpkit.experiment import cross_validate, summarise
+
+    results = cross_validate(small, ["naive-drug", "naive-additive", "ridge"], ["random"],
+                             n_folds=3, params={"ridge": _params("ridge")}, progress=False)
+    table = summarise(results).set_index("model")
+    column = "ΔPCC vs naive-additive"
+    assert column in table and table.loc["naive-additive", column] == ""
+    assert float(table.loc["naive-drug", column]) < 0  # additive beats per-drug mean
+    assert 0.0 <= float(table.loc["naive-drug", "p (paired t)"]) <= 1.0

@@ -34,7 +34,6 @@ def _data(n=64, d=10, seed=0):
 
 def test_loss_falls_below_bound():
     x, y = _data()
-    xv, yv = _data(seed=1)
     module = nn.Linear(10, 1)
     history = Trainer(TrainerConfig(max_epochs=300, patience=300, lr=0.05, progress=False)).fit(
         _Task(module, x, y, x, y))

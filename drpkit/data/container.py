@@ -148,7 +148,7 @@ class DrugResponseData:
             "missing_fraction": round(1.0 - len(r) / max(n_cells * n_drugs, 1), 4),
             "value_mean": round(float(r["value"].mean()), 4),
             "value_sd": round(float(r["value"].std()), 4),
-            "labelled_pairs": int(len(labelled)),
+            "labelled_pairs": len(labelled),
             "sensitive_fraction": round(float(labelled.mean()), 4) if len(labelled) else None,
             "cell_views": {k: list(v.shape) for k, v in self.cell_views.items()},
             "drug_views": {k: list(v.shape) for k, v in self.drug_views.items()},

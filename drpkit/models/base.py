@@ -43,8 +43,8 @@ class DRPModel(ABC):
         name: registry name.
         Config: pydantic class of hyperparameters (defaults live there only).
         cell_views / drug_views: the views ``fit`` and ``predict`` read.
-        outputs: ``("value",)`` for regressors; ``("value", "score")`` for models
-            that also give a sensitivity probability.
+        outputs: ``("value",)`` for regressors; ``("score",)`` for classifiers;
+            ``("value", "score")`` for models that give both.
     """
 
     name: ClassVar[str]
@@ -74,8 +74,8 @@ class DRPModel(ABC):
     def predict(self, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
         """Predictions for ``pairs`` (columns cell, drug), same row order.
 
-        Returns a frame with column ``value`` (predicted response) and, for models
-        whose ``outputs`` include it, ``score`` (probability of sensitivity).
+        Returns a frame with the columns named in ``outputs``: ``value`` (predicted
+        response) and/or ``score`` (probability of sensitivity).
         """
 
     # ------------------------------------------------------------ persistence

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import ElasticNet, Ridge
 
@@ -62,7 +63,7 @@ class LinearConfig(BaselineConfig):
     # represent per-drug means (GDSC has <= 300 drugs).
     cell_components: int = 128
     drug_components: int = 300
-    alphas: list[float] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5]
+    alphas: list[float] = Field(default_factory=lambda: [1.0, 10.0, 100.0, 1e3, 1e4, 1e5])
     l1_ratio: float = 0.5
 
 

@@ -33,11 +33,17 @@ class FeatureConfig(BaseModel):
 
 
 def _fit_projection(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and top principal axes (components x features) of ``matrix`` rows."""
+    """Mean and top principal axes (components x features) of ``matrix`` rows.
+
+    At most ``n_components`` axes, and only those with non-zero variance.
+    """
     mean = matrix.mean(axis=0)
     centred = matrix - mean
-    k = min(n_components, *centred.shape)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    # Drop directions with (numerically) no variance: standardising them later
+    # would blow rounding noise up into features.
+    informative = int(np.sum(singular > 1e-6 * max(singular.max(initial=0.0), 1e-12)))
+    k = max(1, min(n_components, informative))
     return mean.astype(np.float32), vt[:k].astype(np.float32)
 
 

@@ -8,11 +8,13 @@ early stopping on validation RMSE, seeds and the device.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import Field
 from torch import nn
 
 from drpkit.data.container import DrugResponseData
@@ -24,7 +26,7 @@ from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, sel
 
 
 class MLPConfig(BaselineConfig):
-    hidden: list[int] = [512, 256]
+    hidden: list[int] = Field(default_factory=lambda: [512, 256])
     dropout: float = 0.2
     batch_size: int = 1024
     trainer: TrainerConfig = TrainerConfig(max_epochs=100, patience=8, lr=1e-3,
@@ -34,7 +36,7 @@ class MLPConfig(BaselineConfig):
 def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
     """Linear-ReLU-Dropout stack ending in a linear layer to ``sizes[-1]``."""
     layers: list[nn.Module] = []
-    for d_in, d_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+    for d_in, d_out in pairwise(sizes[:-1]):
         layers += [nn.Linear(d_in, d_out), nn.ReLU(), nn.Dropout(dropout)]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers)

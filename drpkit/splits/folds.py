@@ -34,8 +34,8 @@ class Fold:
 
 
 def split_frame(data: DrugResponseData) -> pd.DataFrame:
-    """The columns split kinds look at: cell, drug and the cell's tissue."""
-    frame = data.responses[["cell", "drug"]].copy()
+    """The columns split kinds look at: cell, drug, label and the cell's tissue."""
+    frame = data.responses[["cell", "drug", "label"]].copy()
     if "tissue" in data.cell_info:
         frame["tissue"] = frame["cell"].map(data.cell_info["tissue"])
     return frame

@@ -13,6 +13,8 @@ parts and, for each, says which of the remaining rows may train:
   the number of pairs); a test tissue never trains.
 
 Each function returns a list of ``(train_rows, test_rows)`` positional arrays.
+A split whose test parts do not cover every pair sets the function attribute
+``covers_all_pairs = False``.
 The same function carves the inner validation part out of a training part,
 so validation is as "blind" as the test.
 """
@@ -77,6 +79,9 @@ def disjoint_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator):
         train = np.flatnonzero((cell_part != k) & (drug_part != k))
         out.append((train, test))
     return out
+
+
+disjoint_split.covers_all_pairs = False  # pairs with one held-out side are never tested
 
 
 @SPLITS.register("tissue-blind")
