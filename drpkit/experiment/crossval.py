@@ -150,7 +150,8 @@ def summarise(results: pd.DataFrame, metrics: dict[str, str] | None = None,
                         if len(values) > 1 else f"{values.mean():.3f}"
             if reference is not None and model != reference:
                 diff, p = _paired_vs(part, model, reference, test_metric)
-                row[f"Δ{test_metric.upper()} vs {reference}"] = f"{diff:+.3f}"
+                row["vs best naive"] = reference
+                row[f"Δ{test_metric.upper()}"] = f"{diff:+.3f}"
                 row["p (paired t)"] = "n/a" if np.isnan(p) else f"{p:.2g}"
             rows.append(row)
     return pd.DataFrame(rows).fillna("")

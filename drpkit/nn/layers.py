@@ -144,9 +144,11 @@ def bipartite_adjacency(edge_index: Tensor, n_cells: int, n_drugs: int, *,
     deg_drug = torch.zeros(n_drugs, dtype=dtype, device=device).index_add_(0, cols, ones) + 1
     weight = deg_cell[rows].rsqrt() * deg_drug[cols].rsqrt()
     if sparse:
-        agg_cell = torch.sparse_coo_tensor(edge_index, weight, (n_cells, n_drugs)).coalesce()
-        agg_drug = torch.sparse_coo_tensor(edge_index.flip(0), weight,
-                                           (n_drugs, n_cells)).coalesce()
+        # indices were validated above, so torch's invariant checks are skipped
+        agg_cell = torch.sparse_coo_tensor(edge_index, weight, (n_cells, n_drugs),
+                                           check_invariants=False).coalesce()
+        agg_drug = torch.sparse_coo_tensor(edge_index.flip(0), weight, (n_drugs, n_cells),
+                                           check_invariants=False).coalesce()
     else:
         agg_cell = torch.zeros(n_cells, n_drugs, dtype=dtype, device=device)
         agg_cell[rows, cols] = weight

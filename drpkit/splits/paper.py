@@ -66,3 +66,6 @@ def nihgcn_random_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Genera
         test = np.sort(np.concatenate([pos, neg]))
         out.append((np.setdiff1d(all_rows, test, assume_unique=True), test))
     return out
+
+
+nihgcn_random_split.covers_all_pairs = False  # only positives + as many negatives are tested
