@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
+from drpkit.features.omics import VarianceGeneSelector, ZScore
 
 STATE_FILE = "features.npz"
 
@@ -61,15 +62,13 @@ class PairFeaturizer:
         if missing:
             raise DataError(f"{len(missing)} training cells have no expression, "
                             f"e.g. {sorted(missing)[:5]}")
-        x = expression.loc[train_cells].to_numpy(np.float64)
-        variance = x.var(axis=0)
-        keep = np.sort(np.argsort(-variance, kind="stable")[: cfg.n_genes])
-        self.genes_ = expression.columns[keep].to_numpy(dtype=str)
-        x = x[:, keep]
-        self.gene_mean_ = x.mean(axis=0).astype(np.float32)
-        std = x.std(axis=0)
-        self.gene_std_ = np.where(std > 0, std, 1.0).astype(np.float32)
-        z = (x - self.gene_mean_) / self.gene_std_
+        train_expression = expression.loc[train_cells].astype(np.float64)
+        selector = VarianceGeneSelector(cfg.n_genes).fit(train_expression)
+        self.genes_ = np.asarray(selector.selected_genes_, dtype=str)
+        scaler = ZScore().fit(train_expression[self.genes_])
+        self.gene_mean_ = scaler.mean_.to_numpy(np.float32)
+        self.gene_std_ = scaler.scale_.to_numpy(np.float32)
+        z = scaler.transform(train_expression[self.genes_]).to_numpy(np.float64)
         self.cell_mean_, self.cell_axes_ = _fit_projection(z, cfg.cell_components)
         self.fitted_cells_ = np.asarray(train_cells, dtype=str)
 
