@@ -251,7 +251,7 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
     or drugs not given are taken from the training dataset.
     """
     from drpkit.data import DataSpec
-    from drpkit.data.container import _read_matrix, _read_smiles
+    from drpkit.data.container import read_cell_matrix, read_smiles_table
     from drpkit.data.readers import read_table, require_columns
     from drpkit.experiment.crossval import sensitivity_score
     from drpkit.models import load_model
@@ -264,13 +264,13 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
     data = DataSpec(**config["data"]).load()
     new_cells, new_drugs = list(data.cells), list(data.drugs)
     if expression is not None:
-        matrix = _read_matrix(expression)
+        matrix = read_cell_matrix(expression)
         base = data.cell_views.get("expression")
         data.cell_views["expression"] = matrix if base is None else pd.concat(
             [base.loc[~base.index.isin(matrix.index)], matrix.reindex(columns=base.columns)])
         new_cells = list(matrix.index)
     if drugs is not None:
-        smiles = _read_smiles(drugs)
+        smiles = read_smiles_table(drugs)
         data.smiles = pd.concat([data.smiles.loc[~data.smiles.index.isin(smiles.index)], smiles])
         data.drug_views = {}
         new_drugs = list(smiles.index)

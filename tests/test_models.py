@@ -113,3 +113,11 @@ def test_summary_reports_paired_test_against_best_naive(small):
     assert table.loc["ridge", "vs best naive"] == "naive-additive"
     assert float(table.loc["naive-drug", "ΔPCC"]) < 0  # additive beats per-drug mean
     assert 0.0 <= float(table.loc["naive-drug", "p (paired t)"]) <= 1.0
+
+
+def test_partial_nested_settings_keep_the_model_defaults():
+    model = create_model("mlp", {"trainer": {"lr": 0.01}})
+    default = create_model("mlp").config.trainer
+    assert model.config.trainer.lr == 0.01
+    assert model.config.trainer.max_epochs == default.max_epochs
+    assert model.config.trainer.patience == default.patience

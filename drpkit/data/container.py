@@ -192,12 +192,12 @@ class DrugResponseData:
         cell_views = {}
         for view, path in (("expression", expression), ("cnv", cnv), ("mutation", mutation)):
             if path is not None:
-                cell_views[view] = _read_matrix(path)
+                cell_views[view] = read_cell_matrix(path)
                 _require_ids(table["cell"], cell_views[view].index, what=f"{view} row",
                              kind="cell", path=path)
         smiles = pd.Series(dtype=str)
         if drugs is not None:
-            smiles = _read_smiles(drugs)
+            smiles = read_smiles_table(drugs)
             _require_ids(table["drug"], smiles.index, what="SMILES", kind="drug", path=drugs)
         info = pd.DataFrame()
         if cell_info is not None:
@@ -242,7 +242,8 @@ def _clean_responses(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return table[RESPONSE_COLUMNS].reset_index(drop=True)
 
 
-def _read_matrix(path: str | Path) -> pd.DataFrame:
+def read_cell_matrix(path: str | Path) -> pd.DataFrame:
+    """Cells x features matrix (first column = cell id), numeric, one row per cell."""
     frame = read_table(path, index_col=0)
     frame.index = frame.index.astype(str)
     if frame.index.duplicated().any():
@@ -256,7 +257,8 @@ def _read_matrix(path: str | Path) -> pd.DataFrame:
     return numeric.astype(np.float32)
 
 
-def _read_smiles(path: str | Path) -> pd.Series:
+def read_smiles_table(path: str | Path) -> pd.Series:
+    """drug -> SMILES from a table with columns drug, smiles; every SMILES must parse."""
     from drpkit.features import parse_smiles
 
     table = read_table(path)

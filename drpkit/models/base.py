@@ -58,7 +58,10 @@ class DRPModel(ABC):
         try:
             if isinstance(config, ModelConfig):
                 config = config.model_dump()
-            self.config = self.Config(**{**(config or {}), **overrides})
+            # Partial nested settings (e.g. {"trainer": {"lr": 0.01}}) keep this
+            # model's other defaults instead of the nested class's own.
+            merged = _deep_merge(self.Config().model_dump(), config or {}, overrides)
+            self.config = self.Config(**merged)
         except ValidationError as exc:
             raise DataError(f"invalid configuration for model {self.name!r}: {exc}") from None
 
@@ -95,6 +98,18 @@ class DRPModel(ABC):
     @abstractmethod
     def load_state(self, directory: Path) -> None:
         """Restore learned state written by :meth:`save_state`."""
+
+
+def _deep_merge(base: dict, *updates: dict) -> dict:
+    """``base`` updated by each dict in turn; nested dicts are merged, not replaced."""
+    out = dict(base)
+    for update in updates:
+        for key, value in update.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = _deep_merge(out[key], value)
+            else:
+                out[key] = value
+    return out
 
 
 MODELS: Registry[type[DRPModel]] = Registry("model")
