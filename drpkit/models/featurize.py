@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
-from drpkit.features.omics import VarianceGeneSelector, ZScore
+from drpkit.features.expression import fit_expression_scaling, scale_expression
 
 STATE_FILE = "features.npz"
 
@@ -58,17 +58,10 @@ class PairFeaturizer:
         cfg = self.config
         expression = train.cell_view("expression")
         train_cells = train.responses["cell"].unique()
-        missing = set(train_cells) - set(expression.index)
-        if missing:
-            raise DataError(f"{len(missing)} training cells have no expression, "
-                            f"e.g. {sorted(missing)[:5]}")
-        train_expression = expression.loc[train_cells].astype(np.float64)
-        selector = VarianceGeneSelector(cfg.n_genes).fit(train_expression)
-        self.genes_ = np.asarray(selector.selected_genes_, dtype=str)
-        scaler = ZScore().fit(train_expression[self.genes_])
-        self.gene_mean_ = scaler.mean_.to_numpy(np.float32)
-        self.gene_std_ = scaler.scale_.to_numpy(np.float32)
-        z = scaler.transform(train_expression[self.genes_]).to_numpy(np.float64)
+        genes, mean, scale = fit_expression_scaling(expression, train_cells, cfg.n_genes)
+        self.genes_ = genes
+        self.gene_mean_, self.gene_std_ = mean.astype(np.float32), scale.astype(np.float32)
+        z = scale_expression(expression, train_cells, genes, mean, scale)
         self.cell_mean_, self.cell_axes_ = _fit_projection(z, cfg.cell_components)
         self.fitted_cells_ = np.asarray(train_cells, dtype=str)
 
@@ -81,16 +74,8 @@ class PairFeaturizer:
         return self
 
     def encode_cells(self, data: DrugResponseData, cells: np.ndarray) -> np.ndarray:
-        expression = data.cell_view("expression")
-        missing = sorted(set(cells) - set(expression.index))
-        if missing:
-            raise DataError(f"no expression for cell(s) {missing[:5]} in dataset {data.name!r}")
-        absent = sorted(set(self.genes_) - set(expression.columns))
-        if absent:
-            raise DataError(f"expression of dataset {data.name!r} lacks {len(absent)} genes the "
-                            f"model was trained on, e.g. {absent[:5]}")
-        x = expression.loc[cells, self.genes_].to_numpy(np.float32)
-        z = (x - self.gene_mean_) / self.gene_std_
+        z = scale_expression(data.cell_view("expression"), cells, self.genes_,
+                             self.gene_mean_, self.gene_std_)
         return (z - self.cell_mean_) @ self.cell_axes_.T
 
     def encode_drugs(self, data: DrugResponseData, drugs: np.ndarray) -> np.ndarray:

@@ -49,8 +49,8 @@ from torch import Tensor, nn
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc
+from drpkit.features.expression import fit_expression_scaling, scale_expression
 from drpkit.features.kernels import gaussian_gamma, gaussian_kernel, jaccard_similarity
-from drpkit.features.omics import VarianceGeneSelector, ZScore
 from drpkit.models.base import DRPModel, ModelConfig, register_model
 from drpkit.nn import BipartiteAdjacency, NeighborhoodInteractionConv, bipartite_adjacency
 from drpkit.nn.layers import pearson_correlation
@@ -284,14 +284,9 @@ class _GraphModel(DRPModel):
 
     def _cell_features(self, data: DrugResponseData, cells: np.ndarray) -> np.ndarray:
         """(n, G) z-scored expression of ``cells`` on the fitted genes."""
-        expression = data.cell_view("expression")
-        _require(cells, expression.index, "cell", "expression")
-        missing = [g for g in self.genes_ if g not in expression.columns]
-        if missing:
-            raise DataError(f"expression lacks {len(missing)} gene(s) the model was fitted on, "
-                            f"e.g. {missing[:5]}")
-        x = expression.loc[cells, list(self.genes_)].to_numpy(np.float64)
-        return ((x - self.gene_mean_) / self.gene_scale_).astype(np.float32)
+        z = scale_expression(data.cell_view("expression"), cells, self.genes_,
+                             self.gene_mean_, self.gene_scale_)
+        return z.astype(np.float32)
 
     def _drug_features(self, data: DrugResponseData, drugs: np.ndarray) -> np.ndarray:
         """(n, B) fingerprint bits of ``drugs``."""
@@ -305,16 +300,9 @@ class _GraphModel(DRPModel):
         return fp.loc[drugs].to_numpy(np.float32)[:, position]
 
     def _fit_preprocessing(self, train: DrugResponseData) -> None:
-        expression = train.cell_view("expression")
         train_cells = np.sort(train.responses["cell"].unique())
-        _require(train_cells, expression.index, "training cell", "expression")
-        x = expression.loc[train_cells]
-        if self.config.n_genes is not None and self.config.n_genes < x.shape[1]:
-            x = VarianceGeneSelector(self.config.n_genes).fit_transform(x)
-        scaler = ZScore().fit(x)
-        self.genes_ = np.asarray(x.columns, dtype=str)
-        self.gene_mean_ = scaler.mean_.to_numpy(np.float64)
-        self.gene_scale_ = scaler.scale_.to_numpy(np.float64)
+        self.genes_, self.gene_mean_, self.gene_scale_ = fit_expression_scaling(
+            train.cell_view("expression"), train_cells, self.config.n_genes)
         self.fingerprint_ = self._fingerprint_name(train)
         self.fp_columns_ = np.asarray(train.drug_view(self.fingerprint_).columns, dtype=str)
 
