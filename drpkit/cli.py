@@ -73,6 +73,24 @@ def parse_params(items: list[str] | None) -> dict:
     return out
 
 
+def parse_model_params(items: list[str] | None, models: list[str]) -> dict[str, dict]:
+    """Per-model overrides for ``evaluate``: ``MODEL:KEY=VALUE`` sets one model,
+    a plain ``KEY=VALUE`` every model. Model names are checked."""
+    per_model: dict[str, list[str]] = {name: [] for name in models}
+    for item in items or []:
+        head, _, rest = item.partition("=")
+        if ":" in head:
+            name, key = head.split(":", 1)
+            if name not in per_model:
+                raise DataError(f"--param {item!r}: model {name!r} is not among --models "
+                                f"({', '.join(models)})")
+            per_model[name].append(f"{key}={rest}")
+        else:
+            for name in models:
+                per_model[name].append(item)
+    return {name: parse_params(values) for name, values in per_model.items() if values}
+
+
 def _csv_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -199,12 +217,16 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
              folds: Annotated[int, typer.Option(help="k of k-fold CV.")] = 5,
              seed: Annotated[list[int] | None, typer.Option(
                  help="Seed(s); repeat for several.")] = None,
+             param: Annotated[list[str] | None, typer.Option(
+                 "--param", "-p", help="Hyperparameter KEY=VALUE for every model, or "
+                 "MODEL:KEY=VALUE for one (JSON values, dotted nested keys). Repeatable.")]
+             = None,
              out: Annotated[Path | None, typer.Option(help="Directory for results.")] = None,
              overwrite: Annotated[bool, typer.Option(help="Replace existing results.")] = False,
              ) -> None:
     """k-fold cross-validation of models under split kinds; a mean ± sd table per split."""
     from drpkit.experiment import cross_validate, summarise
-    from drpkit.models import MODELS
+    from drpkit.models import MODELS, create_model
     from drpkit.runs import atomic_directory, package_versions, write_json
     from drpkit.splits import SPLITS
 
@@ -214,11 +236,14 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
     for name in split_names:
         SPLITS.get(name)
     seeds = seed or [0]
+    params = parse_model_params(param, model_names)
+    for name, values in params.items():
+        create_model(name, values)  # a bad setting fails now, not after hours of CV
     spec = _spec(dataset, measure, labels, responses, expression, drugs)
     start = time.perf_counter()
     data = spec.load()
     typer.echo(repr(data))
-    results = cross_validate(data, model_names, split_names, folds, seeds)
+    results = cross_validate(data, model_names, split_names, folds, seeds, params)
     table = summarise(results)
     elapsed = time.perf_counter() - start
     for split_name, part in table.groupby("split", sort=False):
@@ -231,7 +256,8 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
             results.to_csv(tmp / "results.csv", index=False)
             (tmp / "summary.md").write_text(table.to_markdown(index=False) + "\n")
             write_json(tmp / "config.json", {
-                "models": model_names, "splits": split_names, "folds": folds, "seeds": seeds,
+                "models": model_names, "params": params, "splits": split_names,
+                "folds": folds, "seeds": seeds,
                 "data": spec.model_dump(), "versions": package_versions(),
                 "wall_seconds": round(elapsed, 1)})
         typer.echo(f"results written to {out}")

@@ -106,3 +106,19 @@ def test_failure_during_training_leaves_no_run_directory(user_files, tmp_path):
                check=False)
     assert proc.returncode == 2 and "ecfp99" in proc.stderr
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+
+
+def test_evaluate_takes_per_model_parameters(user_files, tmp_path):
+    out = tmp_path / "cv"
+    files = ["--responses", user_files / "responses.csv", "--expression",
+             user_files / "expr.csv", "--drugs", user_files / "drugs.csv"]
+    run("evaluate", "--models", "naive-drug,ridge", "--splits", "random", "--folds", "2",
+        *files, "-p", "ridge:n_genes=300", "-p", "ridge:cell_components=8", "--out", out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["params"] == {"ridge": {"n_genes": 300, "cell_components": 8}}
+    proc = run("evaluate", "--models", "naive-drug", *files, "-p", "ridge:n_genes=300",
+               check=False)
+    assert proc.returncode == 2 and "not among --models" in proc.stderr
+    proc = run("evaluate", "--models", "ridge", *files, "-p", "ridge:no_such_setting=1",
+               check=False)
+    assert proc.returncode == 2 and "no_such_setting" in proc.stderr

@@ -353,3 +353,41 @@ def test_beats_naive_baselines_on_held_out_pairs(small, fingerprints, random_fol
         assert result.metrics["pcc"] > 0.7
     else:
         assert "rmse" not in result.metrics  # a pure classifier gives no values
+
+
+# ------------------------------------------------------ exact input compression
+def test_row_space_compression_is_exact():
+    from drpkit.nn.lowrank import expand_linear, restrict_linear, row_space_basis
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 5, generator=gen) @ torch.randn(5, 40, generator=gen)  # rank 5
+    basis = row_space_basis(x)
+    assert basis.shape == (40, 5)
+    torch.testing.assert_close(basis.t() @ basis, torch.eye(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(x @ basis @ basis.t(), x, atol=1e-4, rtol=1e-4)
+    linear = torch.nn.Linear(40, 7)
+    small_layer = restrict_linear(linear, basis)
+    assert (small_layer.in_features, small_layer.out_features) == (5, 7)
+    torch.testing.assert_close(small_layer(x @ basis), linear(x), atol=1e-4, rtol=1e-4)
+    back = expand_linear(small_layer, basis)
+    torch.testing.assert_close(back(x), linear(x), atol=1e-4, rtol=1e-4)
+    with pytest.raises(DataError, match="does not fit"):
+        restrict_linear(torch.nn.Linear(39, 7), basis)
+    with pytest.raises(DataError, match="NaN"):
+        row_space_basis(torch.tensor([[1.0, float("nan")]]))
+
+
+def test_compressed_model_computes_the_uncompressed_function(small, fingerprints):
+    """With a zero learning rate both fits keep their (identical) initial weights,
+    so the compressed model, folded back, must predict what the plain one does."""
+    fold = make_folds(small, "random", 5, seed=0)[0]
+    train, val = small.subset(fold.train), small.subset(fold.val)
+    config = {**TINY, "n_genes": None, "trainer": {"max_epochs": 1, "lr": 0.0}}
+    pairs = small.responses.iloc[fold.test][["cell", "drug"]]
+    out = {}
+    for compress in (True, False):
+        model = create_model("mtigcn", {**config, "compress_inputs": compress})
+        out[compress] = model.fit(train, val).predict(train, pairs)
+        assert model.module_.cell_proj[0].in_features == len(model.genes_)
+    np.testing.assert_allclose(out[True].to_numpy(), out[False].to_numpy(),
+                               rtol=1e-3, atol=1e-3)

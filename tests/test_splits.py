@@ -60,3 +60,17 @@ def test_too_few_groups_is_a_clear_error(small):
     tiny = small.subset(np.flatnonzero(small.responses["drug"] == small.drugs[0]))
     with pytest.raises(DataError, match="cannot make 5 parts from 1 drug"):
         make_folds(tiny, "drug-blind", 5)
+
+
+@pytest.mark.parametrize("kind,column", [("nihgcn-new-cell", "cell"),
+                                         ("nihgcn-new-drug", "drug")])
+def test_paper_new_entity_tests_hold_out_only_entities_with_ten_positives(small, kind, column):
+    r = small.responses
+    positives = (r["label"] == 1).groupby(r[column]).sum()
+    eligible = set(positives.index[positives >= 10])
+    folds = make_folds(small, kind, 5, seed=0)
+    tested = set().union(*(set(r[column].iloc[f.test]) for f in folds))
+    assert tested == eligible  # every eligible entity is tested once, no other ever
+    for f in folds:  # and a tested entity brings all its pairs
+        ids = set(r[column].iloc[f.test])
+        assert len(f.test) == int(r[column].isin(ids).sum())

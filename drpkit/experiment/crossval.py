@@ -124,6 +124,7 @@ def cross_validate(data: DrugResponseData, models: list[str], splits: list[str],
 SUMMARY_METRICS = {
     "pcc": "PCC", "rmse": "RMSE", "r2": "R2", "drug_pcc_mean": "PCC within drug",
     "cell_pcc_mean": "PCC within cell", "pcc_norm": "PCC normalised", "auroc": "AUROC",
+    "auprc": "AUPRC",
 }
 
 

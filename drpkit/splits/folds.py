@@ -76,14 +76,13 @@ def check_fold(data: DrugResponseData, fold: Fold) -> None:
     assert not pairs["test"] & pairs["train"], "test pairs in training part"
     assert not pairs["test"] & pairs["val"], "test pairs in validation part"
     assert not pairs["val"] & pairs["train"], "validation pairs in training part"
-    blind = {"cell-blind": ["cell"], "drug-blind": ["drug"], "disjoint": ["cell", "drug"]}
-    columns = blind.get(fold.kind, [])
-    if fold.kind == "tissue-blind":
-        tissue = r["cell"].map(data.cell_info["tissue"]).fillna("unknown")
-        columns = []
-        test_t = set(tissue.iloc[fold.test])
-        assert not test_t & set(tissue.iloc[fold.train]), "test tissue in training part"
-        assert not test_t & set(tissue.iloc[fold.val]), "test tissue in validation part"
+    # a split kind names the columns it holds out whole (``blind_on``)
+    columns = list(getattr(SPLITS.get(fold.kind), "blind_on", ()))
+    if columns:
+        frame = split_frame(data)
+        parts = {name: frame.iloc[getattr(fold, name)] for name in ("train", "val", "test")}
+        parts = {name: p.fillna({"tissue": "unknown"}) if "tissue" in p else p
+                 for name, p in parts.items()}
     for col in columns:
         test_ids = set(parts["test"][col])
         assert not test_ids & set(parts["train"][col]), f"test {col}s in training part"

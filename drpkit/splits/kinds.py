@@ -14,7 +14,8 @@ parts and, for each, says which of the remaining rows may train:
 
 Each function returns a list of ``(train_rows, test_rows)`` positional arrays.
 A split whose test parts do not cover every pair sets the function attribute
-``covers_all_pairs = False``.
+``covers_all_pairs = False``; one that holds out whole cells, drugs or
+tissues names those columns in ``blind_on`` (checked by ``check_fold``).
 The same function carves the inner validation part out of a training part,
 so validation is as "blind" as the test.
 """
@@ -62,10 +63,16 @@ def cell_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator
     return _by_row_part(_group_parts(frame["cell"].to_numpy(), n_parts, rng, "cell"), n_parts)
 
 
+cell_blind_split.blind_on = ("cell",)
+
+
 @SPLITS.register("drug-blind")
 def drug_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator):
     """Drugs assigned to parts; all pairs of a test drug are held out."""
     return _by_row_part(_group_parts(frame["drug"].to_numpy(), n_parts, rng, "drug"), n_parts)
+
+
+drug_blind_split.blind_on = ("drug",)
 
 
 @SPLITS.register("disjoint")
@@ -82,6 +89,7 @@ def disjoint_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator):
 
 
 disjoint_split.covers_all_pairs = False  # pairs with one held-out side are never tested
+disjoint_split.blind_on = ("cell", "drug")
 
 
 @SPLITS.register("tissue-blind")
@@ -102,3 +110,6 @@ def tissue_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generat
         load[k] += counts[i]
     part = np.array([part_of[t] for t in tissue])
     return _by_row_part(part, n_parts)
+
+
+tissue_blind_split.blind_on = ("tissue",)

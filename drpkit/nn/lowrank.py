@@ -1,0 +1,81 @@
+"""Exact compression of a wide first layer onto the row space of its inputs.
+
+Graph models of the cell-drug graph (NIHGCN, MTIGCN, HGACL-DRP) start with a
+``Linear(G, H)`` on the expression of every cell node, with ``G`` genes
+(6,000-18,000) far more than the ``n`` cells (300-1,000). All the cell rows
+``X`` (n, G) lie in an ``r``-dimensional subspace (``r <= n``) spanned by the
+orthonormal columns of ``B`` (G, r), so ``X = (X B) B^T`` and
+
+    ``X W^T = (X B) (W B)^T``.
+
+Training ``W' = W B`` (H, r) on ``X B`` (n, r) instead of ``W`` on ``X``
+therefore computes the same function at every step, with ``G / r`` times
+fewer multiply-adds in the layer that dominates the cost (forward, weight
+gradient and validation forward). The initial function is identical too
+(``W'`` starts as ``W_init B``). What differs is only the coordinate system
+Adam adapts its step sizes in (Adam is not rotation invariant) and weight
+decay, which no longer shrinks the part of ``W`` orthogonal to the data, a
+part that never affects any output. After training, :func:`expand_linear`
+folds ``W'`` back into an ordinary ``Linear(G, H)`` (``W = W' B^T``), so
+saving, loading and prediction on new cells work as without compression.
+
+The basis uses only features (no responses), of the nodes that are in the
+graph anyway, so it leaks no label.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from drpkit.errors import DataError
+
+
+def row_space_basis(x: Tensor, rtol: float = 1e-7) -> Tensor:
+    """Orthonormal basis (G, r) of the space spanned by the rows of ``x`` (n, G).
+
+    Computed from the thin SVD in float64; directions whose singular value is
+    below ``rtol`` times the largest are dropped (they carry only rounding).
+
+    Raises:
+        DataError: if ``x`` is not a finite 2-D matrix.
+    """
+    if x.dim() != 2:
+        raise DataError(f"row_space_basis needs a 2-D matrix, got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise DataError("row_space_basis: the feature matrix has NaN or infinite values")
+    _, s, vh = torch.linalg.svd(x.double(), full_matrices=False)
+    if s.numel() == 0 or s[0] == 0:
+        return torch.zeros(x.shape[1], 0, dtype=x.dtype, device=x.device)
+    keep = s > rtol * s[0]
+    return vh[keep].t().to(x.dtype).contiguous()
+
+
+def restrict_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
+    """``Linear(r, H)`` acting on ``x @ basis`` exactly as ``linear`` acts on ``x``
+    for every ``x`` in the span of ``basis`` (G, r)."""
+    _check(linear.in_features, basis)
+    out = nn.Linear(basis.shape[1], linear.out_features, bias=linear.bias is not None)
+    with torch.no_grad():
+        out.weight.copy_(linear.weight @ basis.to(linear.weight))
+        if linear.bias is not None:
+            out.bias.copy_(linear.bias)
+    return out.to(linear.weight.device)
+
+
+def expand_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
+    """The ``Linear(G, H)`` equal to ``linear`` (r inputs) composed with ``@ basis``."""
+    if basis.shape[1] != linear.in_features:
+        raise DataError(f"basis has {basis.shape[1]} columns, the layer {linear.in_features} "
+                        "inputs")
+    out = nn.Linear(basis.shape[0], linear.out_features, bias=linear.bias is not None)
+    with torch.no_grad():
+        out.weight.copy_(linear.weight @ basis.to(linear.weight).t())
+        if linear.bias is not None:
+            out.bias.copy_(linear.bias)
+    return out.to(linear.weight.device)
+
+
+def _check(in_features: int, basis: Tensor) -> None:
+    if basis.dim() != 2 or basis.shape[0] != in_features:
+        raise DataError(f"basis of shape {tuple(basis.shape)} does not fit a layer with "
+                        f"{in_features} inputs")
