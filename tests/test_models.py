@@ -17,6 +17,9 @@ SMALL_PARAMS = {
     "gbm": {**FAST, "max_trees": 150}, "rf": {**FAST, "n_estimators": 40},
     "mlp": {"n_genes": 500, "drug_components": 30, "hidden": [128, 64],
             "trainer": {"max_epochs": 80, "lr": 3e-3}},
+    "hgacl": {"n_genes": 500, "drug_fingerprint": "morgan", "nodes": "responses",
+              "embed_dim": 64, "layers": [64], "decoder_dim": 32,
+              "trainer": {"max_epochs": 300, "patience": 30}},
 }
 GRAPH = {"n_genes": 1000, "hidden": 64, "layers": [64], "drug_fingerprint": "morgan",
          "trainer": {"max_epochs": 300, "patience": 30}}

@@ -3,7 +3,7 @@
 Importing this package registers every built-in model; ``MODELS.names()``
 lists them and drives the CLI's choices, the docs table and the test matrix.
 """
-from drpkit.models import classical, mlp, naive, nihgcn  # noqa: F401
+from drpkit.models import classical, hgacl, mlp, naive, nihgcn  # noqa: F401
 from drpkit.models.base import (
     MODELS,
     DRPModel,
