@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
+
+from drpkit.errors import DataError
+
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
@@ -25,3 +30,24 @@ def ccle_cell_name(name: str) -> str:
 def drug_key(name: object) -> str:
     """Case/punctuation-insensitive drug-name key used to join name tables."""
     return _NON_ALNUM.sub("", str(name)).lower()
+
+
+def require_ids(ids, available: pd.Index, what: str, view: str) -> None:
+    """Raise :class:`DataError` naming up to five ``ids`` missing from ``available``.
+
+    Args:
+        ids: the cell or drug ids a model needs.
+        available: the ids a view (e.g. the expression matrix) has.
+        what: ``"cell"`` or ``"drug"``, for the message.
+        view: the view's name, for the message.
+    """
+    missing = pd.Index(ids).difference(available)
+    if len(missing):
+        raise DataError(f"{len(missing)} {what}(s) have no {view}, e.g. {list(missing[:5])}")
+
+
+def extend_ids(known: np.ndarray, ids) -> np.ndarray:
+    """``known`` followed by the ``ids`` not in it (first-seen order); graph
+    models append unseen cells or drugs as new nodes this way."""
+    new = pd.Index(ids).difference(pd.Index(known), sort=False)
+    return np.concatenate([known, np.asarray(new, dtype=str)]) if len(new) else known

@@ -86,6 +86,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from drpkit.data.container import DrugResponseData
+from drpkit.data.ids import extend_ids, require_ids
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc
 from drpkit.features.expression import fit_expression_scaling
@@ -96,7 +97,6 @@ from drpkit.features.kernels import (
     polynomial_kernel,
 )
 from drpkit.models.base import DRPModel, ModelConfig, register_model
-from drpkit.models.nihgcn import _extend, _require
 from drpkit.nn import (
     GCNEncoder,
     NodeAttention,
@@ -494,7 +494,7 @@ class HGACL(DRPModel):
     def _fit_views(self, train: DrugResponseData) -> None:
         cfg = self.config
         train_cells = np.sort(train.responses["cell"].unique())
-        _require(train_cells, train.cell_view("expression").index, "cell", "expression")
+        require_ids(train_cells, train.cell_view("expression").index, "cell", "expression")
         wanted = list(CELL_VIEW_KERNELS) if cfg.fusion else ["expression"]
         self.views_ = []
         for name in wanted:
@@ -511,7 +511,7 @@ class HGACL(DRPModel):
         fingerprint = _fingerprint_name(cfg.drug_fingerprint, train)
         frame = train.drug_view(fingerprint)
         train_drugs = np.sort(train.responses["drug"].unique())
-        _require(train_drugs, frame.index, "drug", f"fingerprint view {fingerprint!r}")
+        require_ids(train_drugs, frame.index, "drug", f"fingerprint view {fingerprint!r}")
         self.drug_view_ = FittedView.fit(fingerprint, "jaccard", frame, train_drugs)
 
     @property
@@ -525,8 +525,8 @@ class HGACL(DRPModel):
                 for side in ("cell", "drug")}
         expression = train.cell_view("expression").index
         fingerprints = train.drug_view(self.drug_view_.name).index
-        _require(seen["cell"], expression, "cell", "expression")
-        _require(seen["drug"], fingerprints, "drug", f"fingerprint view {self.drug_view_.name!r}")
+        require_ids(seen["cell"], expression, "cell", "expression")
+        require_ids(seen["drug"], fingerprints, "drug", f"fingerprint view {self.drug_view_.name!r}")
         if self.config.nodes == "responses":
             return seen["cell"].astype(str), seen["drug"].astype(str)
         return np.asarray(expression, dtype=str), np.asarray(fingerprints, dtype=str)
@@ -534,8 +534,8 @@ class HGACL(DRPModel):
     def _inputs(self, data: DrugResponseData, cells: np.ndarray,
                 drugs: np.ndarray) -> GraphInputs:
         """Features and kernels of ``cells`` and ``drugs`` (the fitted nodes first)."""
-        _require(cells, data.cell_view("expression").index, "cell", "expression")
-        _require(drugs, data.drug_view(self.drug_view_.name).index, "drug",
+        require_ids(cells, data.cell_view("expression").index, "cell", "expression")
+        require_ids(drugs, data.drug_view(self.drug_view_.name).index, "drug",
                  f"fingerprint view {self.drug_view_.name!r}")
         features, present, kernels = [], [], []
         for view in self.views_:
@@ -604,8 +604,8 @@ class HGACL(DRPModel):
                   drugs: np.ndarray | None = None) -> tuple[Propagation, Tensor]:
         """The trained network's pass (on CPU tensors) over the fitted nodes,
         followed by ``cells`` / ``drugs`` not among them, and the (n_c, n_d) logits."""
-        cells = self.cells_ if cells is None else _extend(self.cells_, np.asarray(cells, str))
-        drugs = self.drugs_ if drugs is None else _extend(self.drugs_, np.asarray(drugs, str))
+        cells = self.cells_ if cells is None else extend_ids(self.cells_, np.asarray(cells, str))
+        drugs = self.drugs_ if drugs is None else extend_ids(self.drugs_, np.asarray(drugs, str))
         device = select_device(self.config.trainer.device)
         g = self._inputs(data, cells, drugs).to(device)
         net = self.module_.to(device).eval()
@@ -618,8 +618,8 @@ class HGACL(DRPModel):
         """Scores of ``pairs``; cells or drugs that were not nodes at fit time
         join the fitted graph with edges from their reliable neighbours."""
         cell_ids, drug_ids = pairs["cell"].astype(str), pairs["drug"].astype(str)
-        cells = _extend(self.cells_, cell_ids.unique())
-        drugs = _extend(self.drugs_, drug_ids.unique())
+        cells = extend_ids(self.cells_, cell_ids.unique())
+        drugs = extend_ids(self.drugs_, drug_ids.unique())
         _, logits = self.propagate(data, cells, drugs)
         ci, di = pd.Index(cells).get_indexer(cell_ids), pd.Index(drugs).get_indexer(drug_ids)
         score = torch.sigmoid(logits).numpy()[ci, di].astype(np.float64)

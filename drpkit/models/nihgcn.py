@@ -47,6 +47,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from drpkit.data.container import DrugResponseData
+from drpkit.data.ids import extend_ids, require_ids
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc
 from drpkit.features.expression import fit_expression_scaling, scale_expression
@@ -297,7 +298,7 @@ class _GraphModel(DRPModel):
     def _drug_features(self, data: DrugResponseData, drugs: np.ndarray) -> np.ndarray:
         """(n, B) fingerprint bits of ``drugs``."""
         fp = data.drug_view(self.fingerprint_)
-        _require(drugs, fp.index, "drug", f"fingerprint view {self.fingerprint_!r}")
+        require_ids(drugs, fp.index, "drug", f"fingerprint view {self.fingerprint_!r}")
         columns = pd.Index(fp.columns.astype(str))
         position = columns.get_indexer(self.fp_columns_)
         if (position < 0).any():
@@ -320,8 +321,8 @@ class _GraphModel(DRPModel):
             return seen_cells.astype(str), seen_drugs.astype(str)
         expression = train.cell_view("expression")
         fp = train.drug_view(self.fingerprint_)
-        _require(seen_cells, expression.index, "cell", "expression")
-        _require(seen_drugs, fp.index, "drug", f"fingerprint view {self.fingerprint_!r}")
+        require_ids(seen_cells, expression.index, "cell", "expression")
+        require_ids(seen_drugs, fp.index, "drug", f"fingerprint view {self.fingerprint_!r}")
         return (np.asarray(expression.index, dtype=str),
                 np.asarray(fp.index, dtype=str))
 
@@ -418,8 +419,8 @@ class _GraphModel(DRPModel):
         The graph is the fitted one; cells or drugs of ``pairs`` that were not
         nodes at fit time join as isolated nodes (features, no edges).
         """
-        cells = _extend(self.cells_, pairs["cell"].astype(str).unique())
-        drugs = _extend(self.drugs_, pairs["drug"].astype(str).unique())
+        cells = extend_ids(self.cells_, pairs["cell"].astype(str).unique())
+        drugs = extend_ids(self.drugs_, pairs["drug"].astype(str).unique())
         device = select_device(self.config.trainer.device)
         adj = bipartite_adjacency(torch.from_numpy(self.edge_index_), len(cells), len(drugs),
                                   sparse=self.config.sparse_graph).to(device)
@@ -463,18 +464,6 @@ class _GraphModel(DRPModel):
         self.module_ = self._build_net(len(self.genes_), len(self.fp_columns_))
         load_weights(self.module_, directory)
         self.module_.eval()
-
-
-def _require(ids, available: pd.Index, what: str, view: str) -> None:
-    missing = pd.Index(ids).difference(available)
-    if len(missing):
-        raise DataError(f"{len(missing)} {what}(s) have no {view}, e.g. {list(missing[:5])}")
-
-
-def _extend(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """``known`` followed by the ``ids`` not in it (first-seen order)."""
-    new = pd.Index(ids).difference(pd.Index(known), sort=False)
-    return np.concatenate([known, np.asarray(new, dtype=str)]) if len(new) else known
 
 
 # ------------------------------------------------------------- registrations
