@@ -107,6 +107,8 @@ def cmd_cv(args: argparse.Namespace) -> None:
                 row.update({"epochs": history.epochs_run, "best_epoch": history.best_epoch + 1,
                             "s_per_epoch": round(history.seconds / max(history.epochs_run, 1),
                                                  3)})
+                if history.refit is not None:
+                    row["refit_epochs"] = history.refit.epochs_run
             with out.open("a") as fh:  # one complete line per fold
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps({k: row[k] for k in row if k != "params"}), flush=True)

@@ -9,6 +9,7 @@ from drpkit.errors import DataError, UnknownNameError
 from drpkit.evaluate.metrics import pcc, rmse
 from drpkit.experiment import run_fold
 from drpkit.models import MODELS, create_model, load_model
+from drpkit.models.base import EarlyStoppingModel
 from drpkit.splits import make_folds
 
 FAST = {"n_genes": 500, "cell_components": 16, "drug_components": 8}
@@ -124,3 +125,23 @@ def test_partial_nested_settings_keep_the_model_defaults():
     assert model.config.trainer.lr == 0.01
     assert model.config.trainer.max_epochs == default.max_epochs
     assert model.config.trainer.patience == default.patience
+
+
+TORCH_MODELS = [n for n in MODELS.names() if issubclass(MODELS.get(n), EarlyStoppingModel)]
+
+
+@pytest.mark.parametrize("name", TORCH_MODELS)
+def test_refit_trains_on_train_and_validation_for_the_selected_epochs(small, random_fold, name):
+    params = _params(name)
+    trainer = {**params.get("trainer", {}), "max_epochs": 6, "patience": 2, "refit": True}
+    train, val = small.subset(random_fold.train), small.subset(random_fold.val)
+    model = create_model(name, {**params, "trainer": trainer}).fit(train, val)
+    history = model.history_
+    assert history.refit is not None and not history.refit.val
+    assert history.refit.epochs_run == history.best_epoch + 1
+    if hasattr(model, "edges"):  # graph models: validation positives are now edges too
+        v = val.responses[val.responses["label"] == 1]
+        edges = set(zip(model.edges["cell"], model.edges["drug"], strict=True))
+        assert set(zip(v["cell"], v["drug"], strict=True)) <= edges
+    pairs = small.responses.iloc[random_fold.test][["cell", "drug"]]
+    assert np.isfinite(model.predict(train, pairs)[list(model.outputs)].to_numpy()).all()

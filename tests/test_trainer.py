@@ -61,3 +61,20 @@ def test_device_is_chosen_not_hard_coded():
     device = select_device("auto")
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert select_device("cpu").type == "cpu"
+
+
+class _NoValidation(_Task):
+    def validate(self):
+        raise AssertionError("a refit must not validate")
+
+
+def test_fixed_epochs_run_exactly_and_keep_the_last_weights():
+    x, y = _data()
+    module = nn.Linear(10, 1)
+    history = Trainer(TrainerConfig(max_epochs=500, patience=1, lr=0.05, progress=False)).fit(
+        _NoValidation(module, x, y, x, y), epochs=7)
+    assert history.epochs_run == 7 and history.best_epoch == 6 and not history.val
+    # the weights are those after the 7th step: one more step changes the loss from there
+    with torch.no_grad():
+        last = float(nn.functional.mse_loss(module(x).squeeze(-1), y))
+    assert last < history.train_loss[-1]  # the logged loss is before the 7th update

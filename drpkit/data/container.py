@@ -85,6 +85,17 @@ class DrugResponseData:
         sub = self.responses.iloc[np.asarray(rows, dtype=int)].reset_index(drop=True)
         return replace(self, responses=sub, notes=list(self.notes))
 
+    def combine(self, other: DrugResponseData) -> DrugResponseData:
+        """Same views, the responses of ``self`` followed by those of ``other``
+        (e.g. a fold's training and validation parts); pairs must not overlap."""
+        both = pd.concat([self.responses, other.responses], ignore_index=True)
+        overlap = both.duplicated(["cell", "drug"])
+        if overlap.any():
+            cell, drug = both.loc[overlap, ["cell", "drug"]].iloc[0]
+            raise DataError(f"cannot combine {self.name!r} parts: {int(overlap.sum())} pair(s) "
+                            f"are in both, e.g. {cell!r} x {drug!r}")
+        return replace(self, responses=both, notes=list(self.notes))
+
     def with_labels(self, rule: str) -> DrugResponseData:
         """Copy with labels recomputed under a binarisation rule (see ``labels``)."""
         labels = apply_label_rule(self.responses, rule, self.sensitive_if, self.thresholds)

@@ -100,6 +100,37 @@ class DRPModel(ABC):
         """Restore learned state written by :meth:`save_state`."""
 
 
+class EarlyStoppingModel(DRPModel):
+    """A torch model trained by the shared :class:`~drpkit.train.Trainer`.
+
+    ``fit`` trains with early stopping on the validation part; with
+    ``config.trainer.refit`` it then trains a fresh network on training +
+    validation pairs for exactly the number of epochs validation selected.
+    The refit uses the ~10% of training data that early stopping set aside
+    (for graph models: their response edges too) and still never sees the
+    test fold; it costs a second training run. ``history_`` is the early
+    stopping run, with the refit attached as ``history_.refit``.
+
+    Subclasses implement :meth:`_fit` and declare ``config.trainer``.
+    """
+
+    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):
+        if val is None or not len(val.responses):
+            raise DataError(f"model {self.name!r} needs a validation part for early stopping")
+        self._fit(train, val)
+        if self.config.trainer.refit:
+            selected = self.history_
+            self._fit(train.combine(val), None, epochs=selected.best_epoch + 1)
+            selected.refit, self.history_ = self.history_, selected
+        return self
+
+    @abstractmethod
+    def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
+             epochs: int | None = None) -> None:
+        """Train on ``train``: with early stopping on ``val``, or (``val`` None)
+        for exactly ``epochs`` epochs; sets the fitted attributes and ``history_``."""
+
+
 def _deep_merge(base: dict, *updates: dict) -> dict:
     """``base`` updated by each dict in turn; nested dicts are merged, not replaced."""
     out = dict(base)

@@ -96,7 +96,7 @@ from drpkit.features.kernels import (
     jaccard_similarity,
     polynomial_kernel,
 )
-from drpkit.models.base import DRPModel, ModelConfig, register_model
+from drpkit.models.base import EarlyStoppingModel, ModelConfig, register_model
 from drpkit.nn import (
     GCNEncoder,
     NodeAttention,
@@ -468,7 +468,7 @@ class _HGACLTask:
 
 # ---------------------------------------------------------------------- model
 @register_model
-class HGACL(DRPModel):
+class HGACL(EarlyStoppingModel):
     """HGACL-DRP (see the module docstring).
 
     Fitted attributes:
@@ -520,8 +520,9 @@ class HGACL(DRPModel):
         return [view.name for view in self.views_]
 
     def _node_sets(self, train: DrugResponseData,
-                   val: DrugResponseData) -> tuple[np.ndarray, np.ndarray]:
-        seen = {side: np.union1d(train.responses[side].unique(), val.responses[side].unique())
+                   val: DrugResponseData | None) -> tuple[np.ndarray, np.ndarray]:
+        parts = [train.responses] if val is None else [train.responses, val.responses]
+        seen = {side: np.unique(np.concatenate([p[side].unique() for p in parts]))
                 for side in ("cell", "drug")}
         expression = train.cell_view("expression").index
         fingerprints = train.drug_view(self.drug_view_.name).index
@@ -553,9 +554,10 @@ class HGACL(DRPModel):
                            torch.from_numpy(self.edge_index_))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None) -> HGACL:
+    def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
+             epochs: int | None = None) -> None:
         cfg = self.config
-        if val is None or not val.responses["label"].notna().any():
+        if val is not None and not val.responses["label"].notna().any():
             raise DataError(f"model {self.name!r} needs a validation part with labels for "
                             "early stopping")
         r = train.responses
@@ -566,7 +568,8 @@ class HGACL(DRPModel):
         positive = r[r["label"] == 1]
         self.edge_index_ = self._pair_index(positive)
         g = self._inputs(train, self.cells_, self.drugs_)
-        labelled, v = r[r["label"].notna()], val.responses[val.responses["label"].notna()]
+        labelled = r[r["label"].notna()]
+        v = labelled.iloc[:0] if val is None else val.responses[val.responses["label"].notna()]
         pairs = {"train_idx": torch.from_numpy(self._pair_index(labelled)),
                  "train_y": torch.tensor(labelled["label"].to_numpy(np.float32)),
                  "val_idx": torch.from_numpy(self._pair_index(v)),
@@ -576,11 +579,10 @@ class HGACL(DRPModel):
         bases = _compress(self.module_.projections, g.features) if cfg.compress_inputs else {}
         trainer = Trainer(cfg.trainer, seed=cfg.seed)
         self.history_ = trainer.fit(_HGACLTask(self.module_, g, pairs, cfg, trainer.device),
-                                    description=self.name)
+                                    description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         for i, basis in bases.items():
             self.module_.projections[i] = expand_linear(self.module_.projections[i], basis)
-        return self
 
     def _pair_index(self, frame: pd.DataFrame) -> np.ndarray:
         """(2, P) int64 node indices of the (cell, drug) pairs of ``frame``."""

@@ -18,8 +18,7 @@ from pydantic import Field
 from torch import nn
 
 from drpkit.data.container import DrugResponseData
-from drpkit.errors import DataError
-from drpkit.models.base import DRPModel, register_model
+from drpkit.models.base import EarlyStoppingModel, register_model
 from drpkit.models.classical import BaselineConfig
 from drpkit.models.featurize import PairFeaturizer
 from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
@@ -50,7 +49,7 @@ class _RegressionTask:
     def __init__(self, module, x, y, xv, yv, batch_size, device, y_mean, y_std):
         self.module = module.to(device)
         self.x, self.y = x.to(device), y.to(device)
-        self.xv, self.yv = xv.to(device), yv.to(device)
+        self.xv, self.yv = xv.to(device), yv.to(device)  # empty in a refit
         self.batch_size, self.y_mean, self.y_std = batch_size, y_mean, y_std
 
     def batches(self, epoch, generator):
@@ -69,31 +68,31 @@ class _RegressionTask:
 
 
 @register_model
-class MLPBaseline(DRPModel):
+class MLPBaseline(EarlyStoppingModel):
     name = "mlp"
     description = "feed-forward network on expression PCs + fingerprint PCs (early stopping)"
     Config = MLPConfig
     cell_views = ("expression",)
     drug_views = ("smiles",)
 
-    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):
-        if val is None or not len(val):
-            raise DataError("model 'mlp' needs a validation part for early stopping")
+    def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
+             epochs: int | None = None) -> None:
         cfg = self.config
         self.featurizer_ = PairFeaturizer(cfg).fit(train)
         x = torch.from_numpy(self.featurizer_.transform(train, train.responses))
-        xv = torch.from_numpy(self.featurizer_.transform(val, val.responses))
         y = torch.tensor(train.responses["value"].to_numpy(np.float32))
-        yv = torch.tensor(val.responses["value"].to_numpy(np.float32))
+        xv, yv = x[:0], y[:0]
+        if val is not None:
+            xv = torch.from_numpy(self.featurizer_.transform(val, val.responses))
+            yv = torch.tensor(val.responses["value"].to_numpy(np.float32))
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std())
         torch.manual_seed(cfg.seed)
         self.module_ = mlp([x.shape[1], *cfg.hidden, 1], cfg.dropout)
         trainer = Trainer(cfg.trainer, seed=cfg.seed)
         task = _RegressionTask(self.module_, x, y, xv, yv, cfg.batch_size, trainer.device,
                                self.y_mean_, self.y_std_)
-        self.history_ = trainer.fit(task, description="mlp")
+        self.history_ = trainer.fit(task, description="mlp", epochs=epochs)
         self.module_.cpu()
-        return self
 
     @torch.no_grad()
     def predict(self, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:

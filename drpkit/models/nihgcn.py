@@ -52,7 +52,7 @@ from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc
 from drpkit.features.expression import fit_expression_scaling, scale_expression
 from drpkit.features.kernels import gaussian_gamma, gaussian_kernel, jaccard_similarity
-from drpkit.models.base import DRPModel, ModelConfig, register_model
+from drpkit.models.base import EarlyStoppingModel, ModelConfig, register_model
 from drpkit.nn import BipartiteAdjacency, NeighborhoodInteractionConv, bipartite_adjacency
 from drpkit.nn.layers import pearson_correlation
 from drpkit.nn.lowrank import expand_linear, restrict_linear, row_space_basis
@@ -204,7 +204,7 @@ class _GraphTask:
         x_cell (n_c, G), x_drug (n_d, B): node features.
         train_idx (2, P): (cell, drug) node indices of the training pairs;
         train_label (P,): 1/0/NaN; train_value (P,): standardised ln IC50.
-        val_idx (2, V), val_label (V,): labelled validation pairs.
+        val_idx (2, V), val_label (V,): labelled validation pairs (empty in a refit).
         cell_sim (n_c, n_c), drug_sim (n_d, n_d): similarity targets or None.
     """
 
@@ -258,7 +258,7 @@ class _GraphTask:
 
 
 # ---------------------------------------------------------------------- model
-class _GraphModel(DRPModel):
+class _GraphModel(EarlyStoppingModel):
     """Shared NIHGCN / MTIGCN plumbing: features, graph, training, persistence.
 
     Fitted attributes:
@@ -314,9 +314,10 @@ class _GraphModel(DRPModel):
         self.fp_columns_ = np.asarray(train.drug_view(self.fingerprint_).columns, dtype=str)
 
     def _node_sets(self, train: DrugResponseData,
-                   val: DrugResponseData) -> tuple[np.ndarray, np.ndarray]:
-        seen_cells = np.union1d(train.responses["cell"].unique(), val.responses["cell"].unique())
-        seen_drugs = np.union1d(train.responses["drug"].unique(), val.responses["drug"].unique())
+                   val: DrugResponseData | None) -> tuple[np.ndarray, np.ndarray]:
+        parts = [train.responses] if val is None else [train.responses, val.responses]
+        seen_cells = np.unique(np.concatenate([p["cell"].unique() for p in parts]))
+        seen_drugs = np.unique(np.concatenate([p["drug"].unique() for p in parts]))
         if self.config.nodes == "responses":
             return seen_cells.astype(str), seen_drugs.astype(str)
         expression = train.cell_view("expression")
@@ -340,9 +341,10 @@ class _GraphModel(DRPModel):
                              "drug": self.drugs_[self.edge_index_[1]]})
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):
+    def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
+             epochs: int | None = None) -> None:
         cfg = self.config
-        if val is None or not val.responses["label"].notna().any():
+        if val is not None and not val.responses["label"].notna().any():
             raise DataError(f"model {self.name!r} needs a validation part with labels for "
                             "early stopping")
         r = train.responses
@@ -362,7 +364,7 @@ class _GraphModel(DRPModel):
 
         x_cell = self._cell_features(train, self.cells_)
         x_drug = self._drug_features(train, self.drugs_)
-        v = val.responses[val.responses["label"].notna()]
+        v = r.iloc[:0] if val is None else val.responses[val.responses["label"].notna()]
         tensors: dict[str, Tensor | None] = {
             "x_cell": torch.from_numpy(x_cell),
             "x_drug": torch.from_numpy(x_drug),
@@ -391,11 +393,10 @@ class _GraphModel(DRPModel):
         trainer = Trainer(cfg.trainer, seed=cfg.seed)
         task = _GraphTask(self, self.module_, tensors,
                           self.graph(), trainer.device)
-        self.history_ = trainer.fit(task, description=self.name)
+        self.history_ = trainer.fit(task, description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         if basis is not None:
             self.module_.cell_proj[0] = expand_linear(self.module_.cell_proj[0], basis)
-        return self
 
     def _similarity_targets(self, x_cell: np.ndarray, x_drug: np.ndarray,
                             train_rows: np.ndarray) -> tuple[Tensor, Tensor]:

@@ -5,6 +5,12 @@ and never write their own loop. The trainer runs epochs, evaluates the task
 on its *validation* part after each epoch, keeps the best weights by the
 monitored validation metric, stops after ``patience`` epochs without
 improvement and restores the best weights. The test fold never reaches it.
+
+A *refit* (``TrainerConfig.refit``) is a second, fixed-length run that the
+model starts on training + validation pairs once early stopping has chosen the
+number of epochs: :meth:`Trainer.fit` with ``epochs`` trains exactly that many
+epochs, never validates and keeps the last weights (see
+:class:`drpkit.models.base.EarlyStoppingModel`).
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ class TrainerConfig(BaseModel):
     device: str = "auto"
     progress: bool | None = None  # None: show a bar only on an interactive terminal
     eval_every: int = 1
+    refit: bool = False  # after early stopping, retrain on train + validation for the chosen epochs
 
 
 class TrainingTask(Protocol):
@@ -67,11 +74,21 @@ class History:
     best_score: float = math.nan
     seconds: float = 0.0
     epochs_run: int = 0
+    refit: History | None = None  # the fixed-length run on training + validation pairs
 
     def to_dict(self) -> dict:
-        return {"train_loss": self.train_loss, "val": self.val, "best_epoch": self.best_epoch,
-                "best_score": self.best_score, "seconds": self.seconds,
-                "epochs_run": self.epochs_run}
+        out = {"train_loss": self.train_loss, "val": self.val, "best_epoch": self.best_epoch,
+               "best_score": self.best_score, "seconds": self.seconds,
+               "epochs_run": self.epochs_run}
+        if self.refit is not None:
+            out["refit"] = {"train_loss": self.refit.train_loss, "seconds": self.refit.seconds,
+                            "epochs_run": self.refit.epochs_run}
+        return out
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds of training, the refit included."""
+        return self.seconds + (self.refit.seconds if self.refit is not None else 0.0)
 
 
 class Trainer:
@@ -82,19 +99,29 @@ class Trainer:
         self.seed = seed
         self.device = select_device(self.config.device)
 
-    def fit(self, task: TrainingTask, description: str = "training") -> History:
+    def fit(self, task: TrainingTask, description: str = "training",
+            epochs: int | None = None) -> History:
+        """Train ``task``; returns its :class:`History`.
+
+        Without ``epochs``: up to ``max_epochs`` with early stopping on the
+        task's validation metric, ending with the best weights. With
+        ``epochs`` (a refit): exactly that many epochs, no validation (the task
+        may have none), ending with the last weights.
+        """
         cfg = self.config
+        fixed = epochs is not None
         generator = seed_everything(self.seed)
         module = task.module
         optimiser = torch.optim.Adam(module.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)
         history = History()
-        best_state = copy.deepcopy(module.state_dict())
+        best_state = None if fixed else copy.deepcopy(module.state_dict())
         sign = 1.0 if task.mode == "min" else -1.0
         best = math.inf
         stale = 0
         start = time.perf_counter()
-        bar = tqdm(range(cfg.max_epochs), desc=description, disable=None if cfg.progress is None else not cfg.progress,
+        bar = tqdm(range(epochs if fixed else cfg.max_epochs), desc=description,
+                   disable=None if cfg.progress is None else not cfg.progress,
                    leave=False, dynamic_ncols=True)
         for epoch in bar:
             module.train()
@@ -110,7 +137,7 @@ class Trainer:
                 count += 1
             history.train_loss.append(total / max(count, 1))
             history.epochs_run = epoch + 1
-            if (epoch + 1) % cfg.eval_every:
+            if fixed or (epoch + 1) % cfg.eval_every:
                 continue
             module.eval()
             with torch.no_grad():
@@ -128,7 +155,10 @@ class Trainer:
             if stale >= cfg.patience:
                 break
         bar.close()
-        module.load_state_dict(best_state)
+        if fixed:
+            history.best_epoch = history.epochs_run - 1
+        else:
+            module.load_state_dict(best_state)
         module.eval()
         history.seconds = time.perf_counter() - start
         return history
