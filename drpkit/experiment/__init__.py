@@ -1,4 +1,11 @@
 """Running experiments: one fold, k-fold cross-validation, summaries."""
-from drpkit.experiment.crossval import FoldResult, cross_validate, run_fold, summarise
+from drpkit.experiment.crossval import (
+    FoldResult,
+    cross_validate,
+    fold_metrics,
+    run_fold,
+    run_trial,
+    summarise,
+)
 
-__all__ = ["FoldResult", "cross_validate", "run_fold", "summarise"]
+__all__ = ["FoldResult", "cross_validate", "fold_metrics", "run_fold", "run_trial", "summarise"]

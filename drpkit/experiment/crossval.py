@@ -54,8 +54,9 @@ def sensitivity_score(train: DrugResponseData, pairs: pd.DataFrame,
                           train.label_rule, train.sensitive_if, train.thresholds)
 
 
-def _scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData):
-    """Observed and predicted values of one part; ``yhat`` is NaN for pure classifiers."""
+def scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData):
+    """Observed and predicted values of one part (``cell, drug, y, label, yhat,
+    score``); ``yhat`` is NaN for pure classifiers."""
     r = part.responses
     yhat = predictions["value"].to_numpy(float) if "value" in predictions \
         else np.full(len(r), np.nan)
@@ -68,30 +69,68 @@ def _scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: Drug
 def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
              params: dict | None = None) -> FoldResult:
     """Fit ``model`` on ``fold``'s training part and score its test part."""
+    estimator, train, val, seconds = _fit(data, model, fold, params)
+    test = data.subset(fold.test)
+    test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
+    val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
+    test_frame["baseline"] = _additive_baseline(train, test)
+    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
+                      seconds, estimator)
+
+
+def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
+              params: dict | None = None) -> FoldResult:
+    """Fit ``model`` on ``fold``'s training part and score its *validation* part.
+
+    This is how a hyperparameter setting is judged: the test part is neither
+    read nor predicted. The metrics are the threshold-free ones (AUROC, AUPRC;
+    regression metrics for models that predict values).
+    """
+    estimator, train, val, seconds = _fit(data, model, fold, params)
+    val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
+    val_frame["baseline"] = _additive_baseline(train, val)
+    return FoldResult(estimator.name, fold, fold_metrics(val_frame, None), val_frame, seconds,
+                      estimator)
+
+
+PAIR = ["cell", "drug"]
+
+
+def _fit(data: DrugResponseData, model: str | DRPModel, fold: Fold, params: dict | None):
     estimator = create_model(model, params) if isinstance(model, str) else model
-    train, val, test = data.subset(fold.train), data.subset(fold.val), data.subset(fold.test)
+    train, val = data.subset(fold.train), data.subset(fold.val)
     start = time.perf_counter()
     estimator.fit(train, val)
-    seconds = time.perf_counter() - start
-    pairs = ["cell", "drug"]
-    test_frame = _scored_frame(test, estimator.predict(train, test.responses[pairs]), train)
-    val_frame = _scored_frame(val, estimator.predict(train, val.responses[pairs]), train)
-    baseline = create_model("naive-additive").fit(train)
-    test_frame["baseline"] = baseline.predict(train, test.responses[pairs])["value"].to_numpy()
+    return estimator, train, val, time.perf_counter() - start
 
+
+def _additive_baseline(train: DrugResponseData, part: DrugResponseData) -> np.ndarray:
+    """Predictions of the drug + cell mean-effects model fitted on ``train``."""
+    baseline = create_model("naive-additive").fit(train)
+    return baseline.predict(train, part.responses[PAIR])["value"].to_numpy()
+
+
+def fold_metrics(frame: pd.DataFrame, val_frame: pd.DataFrame | None) -> dict:
+    """Regression metrics (when every pair has a predicted value) and
+    classification metrics of a scored frame; the decision threshold is chosen
+    on ``val_frame`` (without one, only the threshold-free AUROC and AUPRC)."""
     metrics = {}
-    if test_frame["yhat"].notna().all():
-        metrics = evaluate_predictions(test_frame, "regression", baseline_col="baseline").overall
-    labelled = test_frame["label"].notna()
-    val_labelled = val_frame["label"].notna()
-    if labelled.any() and val_labelled.any() and test_frame.loc[labelled, "label"].nunique() == 2:
+    if frame["yhat"].notna().all():
+        metrics = evaluate_predictions(frame, "regression", baseline_col="baseline").overall
+    labelled = frame["label"].notna()
+    if not labelled.any() or frame.loc[labelled, "label"].nunique() != 2:
+        return metrics
+    threshold = None
+    if val_frame is not None and val_frame["label"].notna().any():
+        val_labelled = val_frame["label"].notna()
         threshold = choose_threshold(val_frame.loc[val_labelled, "label"].to_numpy(float),
                                      val_frame.loc[val_labelled, "score"].to_numpy(float))
-        cls = evaluate_predictions(test_frame.loc[labelled], "classification",
-                                   threshold=threshold).overall
-        metrics.update({k: v for k, v in cls.items() if k != "n"})
+    cls = evaluate_predictions(frame.loc[labelled], "classification",
+                               threshold=threshold).overall
+    metrics.update({k: v for k, v in cls.items() if k != "n"})
+    if threshold is not None:
         metrics["threshold"] = threshold
-    return FoldResult(estimator.name, fold, metrics, test_frame, seconds, estimator)
+    return metrics
 
 
 def cross_validate(data: DrugResponseData, models: list[str], splits: list[str],

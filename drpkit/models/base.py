@@ -45,6 +45,8 @@ class DRPModel(ABC):
         cell_views / drug_views: the views ``fit`` and ``predict`` read.
         outputs: ``("value",)`` for regressors; ``("score",)`` for classifiers;
             ``("value", "score")`` for models that give both.
+        baseline: a reference model (means, classical learners) that every
+            comparison carries; reports test the other models against the best one.
     """
 
     name: ClassVar[str]
@@ -53,6 +55,7 @@ class DRPModel(ABC):
     drug_views: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ("value",)
     description: ClassVar[str] = ""
+    baseline: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | dict | None = None, **overrides: Any):
         try:

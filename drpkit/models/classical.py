@@ -33,6 +33,7 @@ def _rmse(y: np.ndarray, yhat: np.ndarray) -> float:
 class _FeatureModel(DRPModel):
     """Shared plumbing: featurise pairs, fit an estimator, predict."""
 
+    baseline = True
     cell_views = ("expression",)
     drug_views = ("smiles",)
 

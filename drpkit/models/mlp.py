@@ -74,6 +74,7 @@ class MLPBaseline(EarlyStoppingModel):
     Config = MLPConfig
     cell_views = ("expression",)
     drug_views = ("smiles",)
+    baseline = True
 
     def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
              epochs: int | None = None) -> None:

@@ -1,0 +1,295 @@
+"""Where benchmark tasks run: local processes or Ray, behind one small interface.
+
+An executor backend only knows how to start :func:`drpkit.experiment.worker.execute`
+on a task and hand back what it returned (or raised). Everything else, which
+tasks are ready, what is finished, storing results, the progress display,
+lives once in :func:`run_grid`, so both backends behave the same and give
+the same numbers for the same task.
+
+* ``local``: a pool of ``workers`` fresh Python processes on this machine
+  (``spawn``, so no process inherits another's torch threads); default
+  ``cores // threads`` workers.
+* ``ray``: Ray tasks of ``threads`` CPUs each, on a local Ray instance started
+  for the run, or on the cluster at ``ray_address`` (every node needs drpkit
+  and reaches the data sources; results come back to the driver, which writes
+  them, so no shared file system is needed).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from drpkit.errors import DataError
+from drpkit.experiment.grid import GridConfig, Task
+from drpkit.experiment.store import RunStore, TaskResult
+from drpkit.experiment.worker import execute
+from drpkit.registry import Registry
+from drpkit.runs import package_versions
+
+Outcome = TaskResult | BaseException
+
+
+class Backend(ABC):
+    """Starts tasks and reports the ones that ended."""
+
+    slots: int  # tasks that may run at once
+
+    @abstractmethod
+    def submit(self, payload: dict[str, Any], threads: int, params: dict | None) -> Any:
+        """Start ``execute(payload, threads, params)``; returns a handle."""
+
+    @abstractmethod
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, Outcome]]:
+        """Handles that ended within ``timeout`` seconds, each with its result or error."""
+
+    def close(self) -> None:
+        """Release workers (called once, also after errors)."""
+
+
+EXECUTORS: Registry[Callable[..., Backend]] = Registry("executor")
+
+
+def default_workers(threads: int) -> int:
+    """As many tasks as the cores allow at ``threads`` threads each (at least one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // threads)
+
+
+@EXECUTORS.register("local")
+class LocalBackend(Backend):
+    """A pool of ``workers`` spawned Python processes."""
+
+    def __init__(self, workers: int | None, threads: int, address: str | None = None):
+        if address:
+            raise DataError("--ray-address needs --executor ray")
+        self.slots = workers or default_workers(threads)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.slots,
+                                      mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, payload, threads, params):
+        return self._pool.submit(execute, payload, threads, params)
+
+    def wait(self, handles, timeout):
+        ended, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        out = [(future, future.exception() or future.result()) for future in ended]
+        if any(isinstance(o, cf.process.BrokenProcessPool) for _, o in out):
+            # a worker died (e.g. killed for memory): the pool is unusable, start a new one
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+        return out
+
+    def close(self):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@EXECUTORS.register("ray")
+class RayBackend(Backend):
+    """Ray tasks of ``threads`` CPUs each, locally or on a cluster."""
+
+    def __init__(self, workers: int | None, threads: int, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise DataError("--executor ray needs Ray: pip install 'drpkit[ray]'") from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            cpus = None if address else (workers or default_workers(threads)) * threads
+            ray.init(address=address, num_cpus=cpus, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        cluster_cpus = int(ray.cluster_resources().get("CPU", threads))
+        self.slots = workers or max(1, cluster_cpus // threads)
+        self._remote = ray.remote(num_cpus=threads, max_retries=0)(execute)
+
+    def submit(self, payload, threads, params):
+        return self._remote.remote(payload, threads, params)
+
+    def wait(self, handles, timeout):
+        ready, _ = self._ray.wait(handles, num_returns=1, timeout=timeout)
+        out = []
+        for ref in ready:
+            try:
+                out.append((ref, self._ray.get(ref)))
+            except self._ray.exceptions.RayTaskError as exc:  # the task's own error
+                out.append((ref, exc.cause if isinstance(exc.cause, BaseException) else exc))
+            except Exception as exc:  # a lost worker or node
+                out.append((ref, exc))
+        return out
+
+    def close(self):
+        if self._started:
+            self._ray.shutdown()
+
+
+# ------------------------------------------------------------------ scheduling
+@dataclass
+class GridOutcome:
+    """What a :func:`run_grid` call did."""
+
+    total: int
+    skipped: int  # finished by an earlier run
+    finished: int
+    failed: dict[str, str] = field(default_factory=dict)  # task id -> error
+    seconds: float = 0.0
+
+
+def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = None,
+             log: Callable[[str], None] = print) -> GridOutcome:
+    """Run every unfinished task of ``config``, storing each result as it ends.
+
+    Finished tasks of an earlier (e.g. killed) run in ``run_dir`` are skipped
+    without being read. A failing task is recorded under ``failed/`` with its
+    error and does not stop the others; a ``cv`` task whose trials all failed
+    fails too. Trials run before the ``cv`` task that uses them.
+    """
+    config.check()
+    store = RunStore(run_dir)
+    store.prepare()
+    store.write_config({"grid": config.model_dump(mode="json"), "versions": package_versions(),
+                        "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    tasks = config.tasks()
+    done = store.done() & {t.id for t in tasks}
+    pending = [t for t in tasks if t.id not in done]
+    outcome = GridOutcome(total=len(tasks), skipped=len(done), finished=0)
+    start = time.perf_counter()
+    if not pending:
+        log(f"all {len(tasks)} tasks of {run_dir} are finished")
+        return outcome
+    backend = EXECUTORS.get(config.executor)(config.workers, config.threads, config.ray_address)
+    display = _Progress(len(tasks), len(done), backend.slots, progress, log)
+    running: dict[Any, Task] = {}
+    try:
+        while pending or running:
+            for task in _ready(pending, done, outcome.failed, backend.slots - len(running)):
+                pending.remove(task)
+                params = None
+                if task.search is not None:
+                    params = choose_setting(task, store)
+                    if params is None:
+                        error = "every hyperparameter trial of this fold failed"
+                        store.write_failure(task, error)
+                        outcome.failed[task.id] = error
+                        display.failed(task, error)
+                        continue
+                running[backend.submit(task.model_dump(mode="json"), config.threads,
+                                       params)] = task
+            display.update(len(running))
+            if not running:
+                continue
+            for handle, result in backend.wait(list(running), timeout=1.0):
+                task = running.pop(handle)
+                if isinstance(result, BaseException):
+                    error = f"{type(result).__name__}: {result}"
+                    store.write_failure(task, error, "".join(traceback.format_exception(result)))
+                    outcome.failed[task.id] = error
+                    display.failed(task, error)
+                else:
+                    store.write_result(task, result)
+                    done.add(task.id)
+                    outcome.finished += 1
+                    display.finished(task, result)
+    finally:
+        backend.close()
+        display.close()
+    outcome.seconds = time.perf_counter() - start
+    results = store.results([t.id for t in tasks])
+    if len(results):
+        _write_csv(results, Path(run_dir) / "results.csv")
+    return outcome
+
+
+def _ready(pending: list[Task], done: set[str], failed: dict[str, str], free: int) -> list[Task]:
+    """Up to ``free`` pending tasks whose prerequisites have all ended."""
+    out = []
+    for task in pending:
+        if len(out) >= free:
+            break
+        if all(dep in done or dep in failed for dep in task.after):
+            out.append(task)
+    return out
+
+
+LOWER_IS_BETTER = {"rmse", "mae"}
+
+
+def choose_setting(task: Task, store: RunStore) -> dict[str, Any] | None:
+    """The hyperparameters of the best finished trial of ``task`` (by the
+    search's validation metric), or None when no trial finished."""
+    from drpkit.models import MODELS
+
+    metric = task.search.get("metric") or (
+        "pcc" if "value" in MODELS.get(task.model).outputs else "auroc")
+    done = store.done()
+    scored = [(store.result(t)["metrics"].get(metric), store.task(t)["params"])
+              for t in task.after if t in done]
+    scored = [(v, p) for v, p in scored if v is not None and v == v]
+    if not scored:
+        return None
+    pick = min if metric in LOWER_IS_BETTER else max
+    return pick(scored, key=lambda item: item[0])[1]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+class _Progress:
+    """tqdm bar on a terminal; otherwise one line per ended task. Both show
+    done / running / failed and the estimated time left."""
+
+    def __init__(self, total: int, done: int, slots: int, enabled: bool | None,
+                 log: Callable[[str], None]):
+        self.total, self.done, self.failures, self.slots = total, done, 0, slots
+        self.new, self.start, self.log = 0, time.perf_counter(), log
+        self.bar = tqdm(total=total, initial=done, desc="benchmark", dynamic_ncols=True,
+                        disable=None if enabled is None else not enabled)
+        self.running = 0
+
+    def _eta(self) -> str:
+        if not self.new:
+            return "?"
+        left = (self.total - self.done - self.failures) * (time.perf_counter() - self.start)
+        seconds = int(left / self.new)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+    def update(self, running: int) -> None:
+        self.running = running
+        self.bar.set_postfix_str(f"running {running}, failed {self.failures}", refresh=False)
+        self.bar.refresh()
+
+    def finished(self, task: Task, result: TaskResult) -> None:
+        self.done += 1
+        self.new += 1
+        self.bar.update()
+        if self.bar.disable:
+            self.log(f"[{self.done}/{self.total}] {task.id}: {result.info.get('seconds', 0):.1f} s"
+                     f" (running {self.running - 1}, failed {self.failures}, "
+                     f"about {self._eta()} left)")
+
+    def failed(self, task: Task, error: str) -> None:
+        self.failures += 1
+        self.new += 1
+        message = f"FAILED {task.id}: {error}"
+        if self.bar.disable:
+            self.log(message)
+        else:
+            self.bar.write(message)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,337 @@
+"""Benchmark grids: models x datasets x split kinds x folds x seeds, as tasks.
+
+A grid is described once (:class:`GridConfig`, from a TOML or YAML file, from
+``drpkit benchmark`` flags, or both) and expanded into :class:`Task` objects.
+Every task is one unit of work with a **stable id**: the same model, settings,
+data, split, fold and seed always give the same id, so a run directory can
+tell which tasks are finished and a killed benchmark resumes where it stopped.
+
+Three kinds of task:
+
+* ``cv``: fit on a fold's training part (its validation part for early
+  stopping and thresholds), score the test part (:func:`run_fold`);
+* ``trial``: one hyperparameter setting of a model under search, fitted on a
+  fold's training part and scored on its *validation* part only; the ``cv``
+  task of that fold then uses the setting with the best validation score;
+* ``transfer``: fit on all of one dataset, predict another
+  (:mod:`drpkit.experiment.transfer`).
+
+Example config (TOML)::
+
+    name = "gdsc2"
+    datasets = ["gdsc2"]
+    models = ["naive-drug", "ridge", "gbm", "mtigcn"]
+    splits = ["random", "cell-blind", "drug-blind", "disjoint"]
+    folds = 5
+    seeds = [0]
+
+    [params.mtigcn]                 # per-model hyperparameters
+    trainer = { patience = 30 }
+
+    [search.mlp]                    # optional search, validation part only
+    trials = 8
+    space = { "trainer.lr" = { log_uniform = [1e-4, 1e-2] }, dropout = { uniform = [0.0, 0.5] } }
+
+    [[transfer]]                    # train on one dataset, predict another
+    source = "gdsc2"
+    target = "ccle"
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from drpkit.data.spec import DataSpec
+from drpkit.errors import DataError
+
+TaskKind = Literal["cv", "trial", "transfer"]
+
+
+# ---------------------------------------------------------------- search space
+class SearchConfig(BaseModel):
+    """Random search over a model's hyperparameters, within the training folds.
+
+    Attributes:
+        trials: settings sampled per fold.
+        metric: validation metric that picks the setting (e.g. ``auroc``,
+            ``pcc``, ``rmse``); default ``auroc`` for classifiers, ``pcc``
+            for models that predict values.
+        space: dotted hyperparameter name -> distribution, one of
+            ``{"choice": [...]}``, ``{"uniform": [lo, hi]}``,
+            ``{"log_uniform": [lo, hi]}`` or ``{"int": [lo, hi]}`` (inclusive).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    trials: int = Field(default=8, ge=1)
+    metric: str | None = None
+    space: dict[str, dict[str, list[Any]]]
+
+    @field_validator("space")
+    @classmethod
+    def _check_space(cls, space: dict[str, dict[str, list[Any]]]):
+        for name, dist in space.items():
+            if len(dist) != 1 or next(iter(dist)) not in SAMPLERS:
+                raise ValueError(f"search space entry {name!r} must be one of "
+                                 f"{sorted(SAMPLERS)} with its values, got {dist!r}")
+            kind, values = next(iter(dist.items()))
+            if kind != "choice" and (len(values) != 2 or values[0] > values[1]):
+                raise ValueError(f"search space entry {name!r}: {kind} needs [low, high]")
+            if kind == "log_uniform" and values[0] <= 0:
+                raise ValueError(f"search space entry {name!r}: log_uniform needs low > 0")
+        return space
+
+    def sample(self, seed: int) -> list[dict[str, Any]]:
+        """``trials`` settings (nested dicts), the same for the same seed."""
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(self.trials):
+            flat = {name: SAMPLERS[kind](rng, values)
+                    for name, dist in sorted(self.space.items())
+                    for kind, values in dist.items()}
+            out.append(nest(flat))
+        return out
+
+
+def _choice(rng: np.random.Generator, values: list[Any]) -> Any:
+    return values[int(rng.integers(len(values)))]
+
+
+SAMPLERS = {
+    "choice": _choice,
+    "uniform": lambda rng, v: float(rng.uniform(v[0], v[1])),
+    "log_uniform": lambda rng, v: float(math.exp(rng.uniform(math.log(v[0]), math.log(v[1])))),
+    "int": lambda rng, v: int(rng.integers(v[0], v[1] + 1)),
+}
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"trainer.lr": 1e-3}`` -> ``{"trainer": {"lr": 1e-3}}``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in (nested dicts merged, not replaced)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------- config
+def _as_spec(value: str | dict | DataSpec) -> DataSpec:
+    if isinstance(value, DataSpec):
+        return value
+    return DataSpec(dataset=value) if isinstance(value, str) else DataSpec(**value)
+
+
+class TransferConfig(BaseModel):
+    """Train on ``source`` (all of it, a validation part carved out), predict ``target``."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: DataSpec
+    target: DataSpec
+
+    @field_validator("source", "target", mode="before")
+    @classmethod
+    def _spec(cls, value):
+        return _as_spec(value)
+
+
+class GridConfig(BaseModel):
+    """What a benchmark runs and how.
+
+    Attributes:
+        name: a label for the report.
+        datasets: built-in dataset names or :class:`DataSpec` tables (user files).
+        models: registered model names.
+        params: model -> hyperparameters (nested, as in ``create_model``).
+        splits: split kinds (``drpkit.splits.SPLITS``).
+        folds: k of k-fold cross-validation.
+        seeds: split and model seeds; each seed is a full k-fold run.
+        search: model -> :class:`SearchConfig` (optional).
+        transfer: cross-dataset pairs (optional).
+        executor: ``local`` (processes on this machine) or ``ray``.
+        workers: tasks run at once (default: CPU cores // threads).
+        threads: torch / BLAS threads per task.
+        ray_address: address of a Ray cluster; None starts a local Ray instance.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "benchmark"
+    datasets: list[DataSpec] = Field(default_factory=list)
+    models: list[str] = Field(min_length=1)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    splits: list[str] = Field(default_factory=lambda: ["random"])
+    folds: int = Field(default=5, ge=2)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    search: dict[str, SearchConfig] = Field(default_factory=dict)
+    transfer: list[TransferConfig] = Field(default_factory=list)
+    executor: str = "local"
+    workers: int | None = Field(default=None, ge=1)
+    threads: int = Field(default=1, ge=1)
+    ray_address: str | None = None
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _specs(cls, value):
+        return [_as_spec(v) for v in value]
+
+    def check(self) -> GridConfig:
+        """Raise :class:`DataError` for unknown models, split kinds, executors,
+        settings a model rejects, or a grid with nothing to run."""
+        from drpkit.experiment.executors import EXECUTORS
+        from drpkit.models import MODELS, create_model
+        from drpkit.splits import SPLITS
+
+        for name in self.models:
+            MODELS.get(name)
+        for name in self.splits:
+            SPLITS.get(name)
+        EXECUTORS.get(self.executor)
+        for name in [*self.params, *self.search]:
+            if name not in self.models:
+                raise DataError(f"settings given for model {name!r}, which is not among the "
+                                f"grid's models ({', '.join(self.models)})")
+        for name in self.models:
+            create_model(name, self.params.get(name, {}))  # a bad setting fails now
+        for name, search in self.search.items():
+            for setting in search.sample(0):
+                create_model(name, merge(self.params.get(name, {}), setting))
+        if not self.datasets and not self.transfer:
+            raise DataError("the grid has no datasets and no transfer pairs: nothing to run")
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> GridConfig:
+        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) config; ``overrides``
+        (non-None values) replace its top-level entries."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: no such config file")
+        text = path.read_text()
+        try:
+            if path.suffix == ".toml":
+                raw = tomllib.loads(text)
+            elif path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                raw = yaml.safe_load(text) or {}
+            else:
+                raise DataError(f"{path}: config files are .toml, .yaml or .yml")
+        except (tomllib.TOMLDecodeError, ValueError) as exc:
+            raise DataError(f"{path}: not a valid config file ({exc})") from None
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: the config must be a table of settings")
+        return cls.build({**raw, **{k: v for k, v in overrides.items() if v is not None}},
+                         source=str(path))
+
+    @classmethod
+    def build(cls, raw: dict[str, Any], source: str = "flags") -> GridConfig:
+        """Validate a dict of settings, naming ``source`` in errors."""
+        try:
+            return cls(**raw)
+        except ValidationError as exc:
+            raise DataError(f"{source}: invalid benchmark config: {exc}") from None
+
+    # -------------------------------------------------------------- expansion
+    def tasks(self) -> list[Task]:
+        """Every task of the grid, trials before the ``cv`` tasks that use them."""
+        out: list[Task] = []
+        for spec in self.datasets:
+            for split in self.splits:
+                for seed in self.seeds:
+                    for fold in range(self.folds):
+                        for model in self.models:
+                            out.extend(self._fold_tasks(spec, split, seed, fold, model))
+        for pair in self.transfer:
+            for seed in self.seeds:
+                for model in self.models:
+                    out.append(Task(kind="transfer", model=model,
+                                    params={"seed": seed, **self.params.get(model, {})},
+                                    data=pair.source, target=pair.target, seed=seed))
+        return out
+
+    def _fold_tasks(self, spec: DataSpec, split: str, seed: int, fold: int,
+                    model: str) -> list[Task]:
+        params = {"seed": seed, **self.params.get(model, {})}
+        common = dict(model=model, data=spec, split=split, folds=self.folds, fold=fold, seed=seed)
+        search = self.search.get(model)
+        if search is None:
+            return [Task(kind="cv", params=params, **common)]
+        trials = [Task(kind="trial", params=merge(params, setting), trial=i, **common)
+                  for i, setting in enumerate(search.sample(seed * 1000 + fold))]
+        final = Task(kind="cv", params=params, search=search.model_dump(),
+                     after=[t.id for t in trials], **common)
+        return [*trials, final]
+
+
+# ------------------------------------------------------------------------ task
+class Task(BaseModel):
+    """One unit of a benchmark, identified by a hash of everything that defines it.
+
+    Attributes:
+        kind: ``cv``, ``trial`` or ``transfer``.
+        model: registered model name.
+        params: hyperparameters (the trial's setting included).
+        data: the dataset (the source, for ``transfer``).
+        split, folds, fold, seed: which fold (``cv`` and ``trial``).
+        trial: index of the setting (``trial`` only).
+        search: the search whose trials pick this ``cv`` task's setting.
+        after: ids of the tasks this one needs first (its trials).
+        target: the dataset predicted by a ``transfer`` task.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: TaskKind
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: DataSpec
+    split: str | None = None
+    folds: int = 5
+    fold: int = 0
+    seed: int = 0
+    trial: int | None = None
+    search: dict[str, Any] | None = None
+    after: list[str] = Field(default_factory=list)
+    target: DataSpec | None = None
+
+    @property
+    def id(self) -> str:
+        """``kind-model-dataset-split-sSEED-fFOLD-HASH``: readable, and unique
+        because the hash covers every field."""
+        payload = self.model_dump(mode="json", exclude={"after"})
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
+        parts = [self.kind, self.model, dataset_label(self.data)]
+        if self.kind == "transfer" and self.target is not None:
+            parts.append(f"to-{dataset_label(self.target)}")
+        else:
+            parts += [self.split or "", f"s{self.seed}", f"f{self.fold}"]
+        if self.trial is not None:
+            parts.append(f"t{self.trial}")
+        readable = "-".join(p for p in parts if p)
+        return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', readable)}-{digest}"
+
+
+def dataset_label(spec: DataSpec) -> str:
+    """Short name of a dataset spec: the built-in name or the responses file's stem."""
+    if spec.dataset:
+        return spec.dataset + (f".{spec.measure}" if spec.measure else "")
+    return Path(spec.responses or "custom").stem

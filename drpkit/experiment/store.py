@@ -1,0 +1,173 @@
+"""The run directory of a benchmark: one folder per finished task, written atomically.
+
+Layout (``RUN_DIR``)::
+
+    config.json                 the grid (GridConfig) and the package versions
+    tasks/<task id>/            one folder per *finished* task
+        task.json               the Task (kind, model, params, data, split, fold, seed, ...)
+        result.json             metrics, seconds, threshold, chosen setting, host, times
+        predictions.parquet     scored pairs: cell, drug, y, label, yhat, score,
+                                baseline, tissue (cv: test pairs; transfer: target
+                                pairs; trial: validation pairs)
+        history.json            training curves of torch models (train_loss, val, ...)
+    failed/<task id>.json       error and traceback of a task's last failed attempt
+
+A task folder is assembled under a hidden ``.partial`` name and renamed into
+place only when every file is written, so a folder under ``tasks/`` is always
+complete: a run killed at any moment loses at most the tasks that were
+running, never a finished one, and a restart skips every finished task
+without reading or rewriting it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from drpkit.errors import DataError
+from drpkit.experiment.grid import Task
+from drpkit.runs import write_json
+
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TaskResult:
+    """What a worker hands back for one task (the driver writes it).
+
+    Attributes:
+        metrics: flat metric name -> value.
+        predictions: scored pairs (see the module docstring).
+        info: seconds, threshold, chosen setting, host, start and end times.
+        history: training history of torch models, else None.
+    """
+
+    metrics: dict[str, float]
+    predictions: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] | None = None
+
+
+class RunStore:
+    """Reads and writes one benchmark run directory (see the module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.tasks_dir = self.root / "tasks"
+        self.failed_dir = self.root / "failed"
+
+    # ---------------------------------------------------------------- writing
+    def prepare(self) -> None:
+        """Create the folders and remove what a killed run left half-written."""
+        self.tasks_dir.mkdir(parents=True, exist_ok=True)
+        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tasks_dir.glob(".*.partial*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def write_config(self, payload: dict) -> None:
+        _atomic_write_text(self.root / CONFIG_FILE, json.dumps(payload, indent=2, default=str))
+
+    def read_config(self) -> dict:
+        path = self.root / CONFIG_FILE
+        if not path.exists():
+            raise DataError(f"{self.root}: no {CONFIG_FILE}; not a drpkit benchmark directory")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: unreadable ({exc})") from None
+
+    def write_result(self, task: Task, result: TaskResult) -> Path:
+        """Store a finished task atomically; a task already stored is left untouched."""
+        target = self.tasks_dir / task.id
+        if target.exists():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=self.tasks_dir, prefix=f".{task.id}.", suffix=".partial"))
+        try:
+            write_json(tmp / "task.json", task.model_dump(mode="json"))
+            write_json(tmp / "result.json", {"metrics": result.metrics, **result.info})
+            result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+            if result.history is not None:
+                write_json(tmp / "history.json", result.history)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (self.failed_dir / f"{task.id}.json").unlink(missing_ok=True)
+        return target
+
+    def write_failure(self, task: Task, error: str, trace: str = "") -> None:
+        _atomic_write_text(self.failed_dir / f"{task.id}.json", json.dumps(
+            {"task": task.model_dump(mode="json"), "error": error, "traceback": trace},
+            indent=2))
+
+    # ---------------------------------------------------------------- reading
+    def done(self) -> set[str]:
+        """Ids of the finished tasks."""
+        if not self.tasks_dir.exists():
+            return set()
+        return {p.name for p in self.tasks_dir.iterdir() if not p.name.startswith(".")}
+
+    def failures(self) -> dict[str, dict]:
+        """Task id -> the recorded failure (error, traceback, task)."""
+        if not self.failed_dir.exists():
+            return {}
+        return {p.stem: json.loads(p.read_text()) for p in sorted(self.failed_dir.glob("*.json"))}
+
+    def task(self, task_id: str) -> dict:
+        return self._json(task_id, "task.json")
+
+    def result(self, task_id: str) -> dict:
+        return self._json(task_id, "result.json")
+
+    def predictions(self, task_id: str) -> pd.DataFrame:
+        path = self.tasks_dir / task_id / "predictions.parquet"
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: unreadable predictions ({exc})") from None
+
+    def history(self, task_id: str) -> dict | None:
+        path = self.tasks_dir / task_id / "history.json"
+        return self._json(task_id, "history.json") if path.exists() else None
+
+    def results(self, ids: list[str] | None = None) -> pd.DataFrame:
+        """One row per finished task (all, or those of ``ids``): the task's
+        fields (dataset, split, seed, fold, ...) and its metrics."""
+        rows = []
+        for task_id in sorted(self.done() if ids is None else set(ids) & self.done()):
+            task, result = self.task(task_id), self.result(task_id)
+            rows.append({"id": task_id, "kind": task["kind"], "model": task["model"],
+                         "dataset": _label(task["data"]),
+                         "target": _label(task["target"]) if task.get("target") else None,
+                         "split": task.get("split"), "seed": task["seed"],
+                         "fold": task["fold"], "trial": task.get("trial"),
+                         "seconds": result.get("seconds"), **result["metrics"]})
+        return pd.DataFrame(rows)
+
+    def _json(self, task_id: str, name: str) -> dict:
+        path = self.tasks_dir / task_id / name
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: unreadable ({exc})") from None
+
+
+def _label(spec: dict) -> str:
+    from drpkit.data.spec import DataSpec
+    from drpkit.experiment.grid import dataset_label
+
+    return dataset_label(DataSpec(**spec))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
