@@ -17,6 +17,7 @@ the same numbers for the same task.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import multiprocessing
 import os
 import time
@@ -126,7 +127,7 @@ class RayBackend(Backend):
                 out.append((ref, self._ray.get(ref)))
             except self._ray.exceptions.RayTaskError as exc:  # the task's own error
                 out.append((ref, exc.cause if isinstance(exc.cause, BaseException) else exc))
-            except Exception as exc:  # a lost worker or node
+            except Exception as exc:  # noqa: BLE001 - a lost worker or node fails its task
                 out.append((ref, exc))
         return out
 
@@ -236,7 +237,7 @@ def choose_setting(task: Task, store: RunStore) -> dict[str, Any] | None:
     done = store.done()
     scored = [(store.result(t)["metrics"].get(metric), store.task(t)["params"])
               for t in task.after if t in done]
-    scored = [(v, p) for v, p in scored if v is not None and v == v]
+    scored = [(v, p) for v, p in scored if v is not None and not math.isnan(v)]
     if not scored:
         return None
     pick = min if metric in LOWER_IS_BETTER else max

@@ -272,7 +272,8 @@ class GridConfig(BaseModel):
     def _fold_tasks(self, spec: DataSpec, split: str, seed: int, fold: int,
                     model: str) -> list[Task]:
         params = {"seed": seed, **self.params.get(model, {})}
-        common = dict(model=model, data=spec, split=split, folds=self.folds, fold=fold, seed=seed)
+        common = {"model": model, "data": spec, "split": split, "folds": self.folds,
+                  "fold": fold, "seed": seed}
         search = self.search.get(model)
         if search is None:
             return [Task(kind="cv", params=params, **common)]

@@ -40,7 +40,7 @@ from drpkit.data.container import DrugResponseData
 from drpkit.data.ids import drug_key
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc, evaluate_predictions, pcc
-from drpkit.experiment.crossval import PAIR, scored_frame, fold_metrics
+from drpkit.experiment.crossval import PAIR, fold_metrics, scored_frame
 from drpkit.features.molecules import DRUG_FINGERPRINTS
 from drpkit.models import DRPModel, create_model
 from drpkit.splits import SPLITS
