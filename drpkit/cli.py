@@ -7,6 +7,8 @@
     drpkit train --dataset gdsc2 --model ridge --split cell-blind --out runs/ridge
     drpkit evaluate --dataset gdsc2 --models naive-drug,ridge --splits random,drug-blind
     drpkit predict runs/ridge --expression new_cells.csv --drugs new_drugs.csv --out pred.csv
+    drpkit benchmark grid.toml --out runs/grid   # resumable grid, local processes or Ray
+    drpkit report runs/grid                      # self-contained HTML report + leaderboards
 
 Every error a user can cause is printed as one line starting with ``error:``
 (exit code 2) and leaves no half-written output behind.
@@ -261,6 +263,77 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
                 "data": spec.model_dump(), "versions": package_versions(),
                 "wall_seconds": round(elapsed, 1)})
         typer.echo(f"results written to {out}")
+
+
+# ----------------------------------------------------------------- benchmark
+@app.command("benchmark")
+def benchmark(config: Annotated[Path | None, typer.Argument(
+                  help="Grid config, TOML or YAML (flags below override its entries).")] = None,
+              out: Annotated[Path, typer.Option(
+                  help="Run directory; an existing one is resumed (finished tasks are kept)."
+              )] = Path("runs/benchmark"),
+              models: Annotated[str | None, typer.Option(help="Comma-separated models.")] = None,
+              datasets: Annotated[str | None, typer.Option(
+                  help="Comma-separated built-in datasets.")] = None,
+              splits: Annotated[str | None, typer.Option(help="Comma-separated split kinds.")]
+              = None,
+              folds: Annotated[int | None, typer.Option(help="k of k-fold CV.")] = None,
+              seed: Annotated[list[int] | None, typer.Option(
+                  help="Seed(s); repeat for several.")] = None,
+              param: Annotated[list[str] | None, typer.Option(
+                  "--param", "-p", help="MODEL:KEY=VALUE or KEY=VALUE (every model); added to "
+                  "the config's params. Repeatable.")] = None,
+              executor: Annotated[str | None, typer.Option(help="local or ray.")] = None,
+              workers: Annotated[int | None, typer.Option(
+                  help="Tasks at once (default: cores // threads).")] = None,
+              threads: Annotated[int | None, typer.Option(help="Threads per task.")] = None,
+              ray_address: Annotated[str | None, typer.Option(
+                  help="Ray cluster address (default: start a local Ray instance).")] = None,
+              report: Annotated[bool, typer.Option(help="Write the HTML report at the end.")]
+              = True,
+              ) -> None:
+    """Run a benchmark grid: models x datasets x splits x folds x seeds (+ transfer).
+
+    Each task's result is stored as it finishes; run the same command again to
+    resume a stopped run. A failed task is reported and the others go on.
+    """
+    from drpkit.experiment.executors import run_grid
+    from drpkit.experiment.grid import GridConfig, merge
+
+    flags = {"models": _csv_list(models) if models else None,
+             "datasets": _csv_list(datasets) if datasets else None,
+             "splits": _csv_list(splits) if splits else None, "folds": folds, "seeds": seed,
+             "executor": executor, "workers": workers, "threads": threads,
+             "ray_address": ray_address}
+    grid = GridConfig.from_file(config, **flags) if config else GridConfig.build(
+        {k: v for k, v in flags.items() if v is not None})
+    if param:
+        extra = parse_model_params(param, grid.models)
+        grid = grid.model_copy(update={"params": {
+            name: merge(grid.params.get(name, {}), extra.get(name, {}))
+            for name in {*grid.params, *extra}}})
+    outcome = run_grid(grid, out, log=typer.echo)
+    typer.echo(f"{outcome.finished} task(s) run, {outcome.skipped} kept from an earlier run, "
+               f"{len(outcome.failed)} failed, {outcome.seconds:.0f} s; results in {out}")
+    for task_id, error in outcome.failed.items():
+        typer.echo(f"  failed: {task_id}: {error}", err=True)
+    if report and outcome.finished + outcome.skipped:
+        from drpkit.report import build_report
+
+        typer.echo(f"report: {build_report(out)}")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report_command(run: Annotated[Path, typer.Argument(help="Run directory of `drpkit benchmark`.")],
+                   out: Annotated[Path | None, typer.Option(
+                       help="HTML file to write (default RUN/report.html).")] = None) -> None:
+    """Self-contained HTML report (leaderboards, significance, figures) and
+    Markdown/CSV leaderboards of a benchmark run."""
+    from drpkit.report import build_report
+
+    typer.echo(f"report: {build_report(run, out)}")
 
 
 # ------------------------------------------------------------------- predict

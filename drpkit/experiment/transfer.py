@@ -8,7 +8,7 @@ any dataset with expression)? :func:`run_transfer` answers it in four steps:
    dataset. A target drug takes the name of the source drug with the same
    structure (first block of the InChIKey, i.e. the same connectivity whatever
    the stereo notation or salt-free name), else of the source drug with the
-   same normalised name; GDSC2 and CCLE share 14 of CCLE's 24 drugs this way
+   same normalised name; GDSC2 and CCLE share 13 of CCLE's 24 drugs this way
    (7 by name alone).
 2. **Genes and scale.** Each cell view is cut to the genes both datasets
    have; expression is z-scored per gene *within each dataset* over its own
