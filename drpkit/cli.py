@@ -58,6 +58,8 @@ def _spec(dataset, measure, labels, responses, expression, drugs):
 
 def parse_params(items: list[str] | None) -> dict:
     """``["alpha=1", "trainer.lr=0.01"]`` -> ``{"alpha": 1, "trainer": {"lr": 0.01}}``."""
+    from drpkit.params import deep_merge, nest
+
     out: dict = {}
     for item in items or []:
         if "=" not in item:
@@ -67,11 +69,7 @@ def parse_params(items: list[str] | None) -> dict:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        out = deep_merge(out, nest({key: value}))
     return out
 
 
@@ -161,6 +159,7 @@ def models() -> None:
     rows = [{"model": n, "cell views": ",".join(MODELS.get(n).cell_views) or "-",
              "drug views": ",".join(MODELS.get(n).drug_views) or "-",
              "outputs": ",".join(MODELS.get(n).outputs),
+             "baseline": "yes" if MODELS.get(n).baseline else "",
              "description": MODELS.get(n).description} for n in MODELS]
     _echo_table(pd.DataFrame(rows))
 
@@ -298,7 +297,8 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
     resume a stopped run. A failed task is reported and the others go on.
     """
     from drpkit.experiment.executors import run_grid
-    from drpkit.experiment.grid import GridConfig, merge
+    from drpkit.experiment.grid import GridConfig
+    from drpkit.params import deep_merge
 
     flags = {"models": _csv_list(models) if models else None,
              "datasets": _csv_list(datasets) if datasets else None,
@@ -310,7 +310,7 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
     if param:
         extra = parse_model_params(param, grid.models)
         grid = grid.model_copy(update={"params": {
-            name: merge(grid.params.get(name, {}), extra.get(name, {}))
+            name: deep_merge(grid.params.get(name, {}), extra.get(name, {}))
             for name in {*grid.params, *extra}}})
     outcome = run_grid(grid, out, log=typer.echo)
     typer.echo(f"{outcome.finished} task(s) run, {outcome.skipped} kept from an earlier run, "

@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drpkit.data.spec import DataSpec
 from drpkit.errors import DataError
+from drpkit.params import deep_merge, nest
 
 TaskKind = Literal["cv", "trial", "transfer"]
 
@@ -110,29 +111,6 @@ SAMPLERS = {
     "log_uniform": lambda rng, v: float(math.exp(rng.uniform(math.log(v[0]), math.log(v[1])))),
     "int": lambda rng, v: int(rng.integers(v[0], v[1] + 1)),
 }
-
-
-def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """``{"trainer.lr": 1e-3}`` -> ``{"trainer": {"lr": 1e-3}}``."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``update`` merged in (nested dicts merged, not replaced)."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 # ---------------------------------------------------------------------- config
@@ -214,7 +192,7 @@ class GridConfig(BaseModel):
             create_model(name, self.params.get(name, {}))  # a bad setting fails now
         for name, search in self.search.items():
             for setting in search.sample(0):
-                create_model(name, merge(self.params.get(name, {}), setting))
+                create_model(name, deep_merge(self.params.get(name, {}), setting))
         if not self.datasets and not self.transfer:
             raise DataError("the grid has no datasets and no transfer pairs: nothing to run")
         return self
@@ -277,7 +255,7 @@ class GridConfig(BaseModel):
         search = self.search.get(model)
         if search is None:
             return [Task(kind="cv", params=params, **common)]
-        trials = [Task(kind="trial", params=merge(params, setting), trial=i, **common)
+        trials = [Task(kind="trial", params=deep_merge(params, setting), trial=i, **common)
                   for i, setting in enumerate(search.sample(seed * 1000 + fold))]
         final = Task(kind="cv", params=params, search=search.model_dump(),
                      after=[t.id for t in trials], **common)

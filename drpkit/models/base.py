@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
+from drpkit.params import deep_merge
 from drpkit.registry import Registry
 
 MODEL_FILE = "model.json"
@@ -63,7 +64,7 @@ class DRPModel(ABC):
                 config = config.model_dump()
             # Partial nested settings (e.g. {"trainer": {"lr": 0.01}}) keep this
             # model's other defaults instead of the nested class's own.
-            merged = _deep_merge(self.Config().model_dump(), config or {}, overrides)
+            merged = deep_merge(self.Config().model_dump(), config or {}, overrides)
             self.config = self.Config(**merged)
         except ValidationError as exc:
             raise DataError(f"invalid configuration for model {self.name!r}: {exc}") from None
@@ -132,18 +133,6 @@ class EarlyStoppingModel(DRPModel):
              epochs: int | None = None) -> None:
         """Train on ``train``: with early stopping on ``val``, or (``val`` None)
         for exactly ``epochs`` epochs; sets the fitted attributes and ``history_``."""
-
-
-def _deep_merge(base: dict, *updates: dict) -> dict:
-    """``base`` updated by each dict in turn; nested dicts are merged, not replaced."""
-    out = dict(base)
-    for update in updates:
-        for key, value in update.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = _deep_merge(out[key], value)
-            else:
-                out[key] = value
-    return out
 
 
 MODELS: Registry[type[DRPModel]] = Registry("model")
