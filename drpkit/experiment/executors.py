@@ -61,6 +61,12 @@ class Backend(ABC):
 EXECUTORS: Registry[Callable[..., Backend]] = Registry("executor")
 
 
+class WorkerDied(RuntimeError):
+    """a worker process died while running this task (killed for memory, or the
+    script that called run_grid lacks `if __name__ == "__main__":`, which spawned
+    worker processes need)"""
+
+
 def default_workers(threads: int) -> int:
     """As many tasks as the cores allow at ``threads`` threads each (at least one)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -88,9 +94,11 @@ class LocalBackend(Backend):
         ended, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
         out = [(future, future.exception() or future.result()) for future in ended]
         if any(isinstance(o, cf.process.BrokenProcessPool) for _, o in out):
-            # a worker died (e.g. killed for memory): the pool is unusable, start a new one
+            # a worker died: the pool is unusable, start a new one for the other tasks
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
+            out = [(f, WorkerDied(WorkerDied.__doc__) if isinstance(o, cf.process.BrokenProcessPool)
+                    else o) for f, o in out]
         return out
 
     def close(self):
@@ -160,8 +168,11 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     config.check()
     store = RunStore(run_dir)
     store.prepare()
-    store.write_config({"grid": config.model_dump(mode="json"), "versions": package_versions(),
-                        "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    earlier = store.read_config() if store.has_config() else {}
+    record = {"grid": config.model_dump(mode="json"), "versions": package_versions(),
+              "started": earlier.get("started", now), "sessions": earlier.get("sessions", [])}
+    store.write_config(record)
     tasks = config.tasks()
     done = store.done() & {t.id for t in tasks}
     pending = [t for t in tasks if t.id not in done]
@@ -206,7 +217,12 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     finally:
         backend.close()
         display.close()
-    outcome.seconds = time.perf_counter() - start
+        outcome.seconds = time.perf_counter() - start
+        record["sessions"].append({"started": now, "seconds": round(outcome.seconds, 1),
+                                   "finished": outcome.finished, "failed": len(outcome.failed),
+                                   "executor": config.executor, "workers": backend.slots,
+                                   "threads": config.threads})
+        store.write_config(record)
     results = store.results([t.id for t in tasks])
     if len(results):
         _write_csv(results, Path(run_dir) / "results.csv")

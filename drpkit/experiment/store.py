@@ -2,7 +2,8 @@
 
 Layout (``RUN_DIR``)::
 
-    config.json                 the grid (GridConfig) and the package versions
+    config.json                 the grid (GridConfig), package versions, first start and
+                                one record per run_grid session (wall seconds, tasks run)
     tasks/<task id>/            one folder per *finished* task
         task.json               the Task (kind, model, params, data, split, fold, seed, ...)
         result.json             metrics, seconds, threshold, chosen setting, host, times
@@ -32,7 +33,7 @@ import pandas as pd
 
 from drpkit.errors import DataError
 from drpkit.experiment.grid import Task
-from drpkit.runs import write_json
+from drpkit.runs import atomic_write_text, write_json
 
 CONFIG_FILE = "config.json"
 
@@ -69,9 +70,14 @@ class RunStore:
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.tasks_dir.glob(".*.partial*"):
             shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in [*self.root.glob(".*.partial"), *self.failed_dir.glob(".*.partial")]:
+            leftover.unlink(missing_ok=True)
 
     def write_config(self, payload: dict) -> None:
-        _atomic_write_text(self.root / CONFIG_FILE, json.dumps(payload, indent=2, default=str))
+        atomic_write_text(self.root / CONFIG_FILE, json.dumps(payload, indent=2, default=str))
+
+    def has_config(self) -> bool:
+        return (self.root / CONFIG_FILE).exists()
 
     def read_config(self) -> dict:
         path = self.root / CONFIG_FILE
@@ -102,7 +108,7 @@ class RunStore:
         return target
 
     def write_failure(self, task: Task, error: str, trace: str = "") -> None:
-        _atomic_write_text(self.failed_dir / f"{task.id}.json", json.dumps(
+        atomic_write_text(self.failed_dir / f"{task.id}.json", json.dumps(
             {"task": task.model_dump(mode="json"), "error": error, "traceback": trace},
             indent=2))
 
@@ -163,11 +169,3 @@ def _label(spec: dict) -> str:
     from drpkit.experiment.grid import dataset_label
 
     return dataset_label(DataSpec(**spec))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)

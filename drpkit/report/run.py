@@ -1,0 +1,188 @@
+"""A benchmark run directory, read once and sliced the way the report needs it.
+
+:class:`ReportRun` wraps :class:`~drpkit.experiment.store.RunStore`: it keeps
+only the tasks of the run's *current* grid (a directory reused with other
+settings may hold finished tasks of an earlier grid, which would otherwise be
+averaged in twice; when the stored grid matches no task id, e.g. a run made
+by another drpkit version, the first task of each kind, model, dataset,
+split, seed, fold and trial is kept), splits them by kind (``cv`` for the
+leaderboards and figures, ``trial`` for the search, ``transfer`` for the
+transfer table) and cuts the ``cv`` tasks into :class:`Group` s, one per
+(dataset, split kind), the unit every leaderboard and figure describes.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from drpkit.errors import DataError, DrpkitError
+from drpkit.experiment.store import CONFIG_FILE, RunStore
+
+KEY = ["seed", "fold"]  # one block of paired comparisons
+UNIQUE = ["kind", "model", "dataset", "target", "split", "seed", "fold", "trial"]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The ``cv`` tasks of one (dataset, split kind).
+
+    Attributes:
+        dataset: dataset label (as in ``RunStore.results()``).
+        split: split kind.
+        models: models with at least one finished task, in grid order.
+        folds: distinct folds among the finished tasks.
+        seeds: distinct seeds among the finished tasks.
+    """
+
+    dataset: str
+    split: str
+    models: tuple[str, ...]
+    folds: int
+    seeds: int
+
+    @property
+    def title(self) -> str:
+        return f"{self.dataset} · {self.split}"
+
+    @property
+    def design(self) -> str:
+        """What every number of the group is computed over, e.g. ``3 folds × 1 seed``."""
+        return f"{_plural(self.folds, 'fold')} × {_plural(self.seeds, 'seed')}"
+
+    @property
+    def anchor(self) -> str:
+        return slug(f"{self.dataset}-{self.split}")
+
+
+class ReportRun:
+    """Everything the report reads from one run directory.
+
+    Raises:
+        DataError: ``root`` is not a benchmark run directory (no ``config.json``
+            or no ``tasks/``), or none of its grid's tasks has finished.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.store = RunStore(self.root)
+        if not (self.root / CONFIG_FILE).exists() or not self.store.tasks_dir.is_dir():
+            raise DataError(f"{self.root}: not a benchmark run directory (it needs "
+                            f"{CONFIG_FILE} and tasks/, as written by `drpkit benchmark`)")
+        self.config = self.store.read_config()
+        self.grid = self.config.get("grid", {})
+        ids, done = self._grid_task_ids(), self.store.done()
+        if ids is not None and not ids & done:
+            ids = None  # ids made by another drpkit version: read every finished task
+        results = self.store.results(None if ids is None else sorted(ids & done))
+        # one task per (kind, model, data, fold, ...): a second grid in the same
+        # directory must not be averaged in (ids is None: keep the first per key)
+        self.results = results.drop_duplicates(UNIQUE) if len(results) else results
+        self.ignored = len(done) - len(self.results)
+        if self.results.empty:
+            raise DataError(f"{self.root}: no finished tasks yet; run `drpkit benchmark` "
+                            "first (or wait for its first task to end)")
+        self.failures = {k: v for k, v in self.store.failures().items()
+                         if ids is None or k in ids}
+        self.expected = len(ids) if ids is not None else None
+        self.infos = {task_id: self.store.result(task_id) for task_id in self.results["id"]}
+        self.models = _ordered(self.results["model"], self.grid.get("models", []))
+
+    def _grid_task_ids(self) -> set[str] | None:
+        """Ids of the tasks the stored grid expands to (None if it cannot be rebuilt)."""
+        from drpkit.experiment.grid import GridConfig
+
+        try:
+            return {t.id for t in GridConfig.build(self.grid, source=CONFIG_FILE).tasks()}
+        except (DrpkitError, ValueError, TypeError):
+            return None
+
+    # ------------------------------------------------------------- by kind
+    def kind(self, kind: str) -> pd.DataFrame:
+        """Finished tasks of one kind (``cv``, ``trial`` or ``transfer``)."""
+        return self.results[self.results["kind"] == kind]
+
+    def groups(self) -> list[Group]:
+        """One :class:`Group` per (dataset, split kind) with finished ``cv`` tasks,
+        datasets and split kinds in grid order."""
+        cv = self.kind("cv")
+        out = []
+        for dataset in _ordered(cv["dataset"], []):
+            part = cv[cv["dataset"] == dataset]
+            for split in _ordered(part["split"], self.grid.get("splits", [])):
+                rows = part[part["split"] == split]
+                out.append(Group(dataset, split, tuple(_ordered(rows["model"], self.models)),
+                                 rows["fold"].nunique(), rows["seed"].nunique()))
+        return out
+
+    def cv_results(self, group: Group) -> pd.DataFrame:
+        """The ``cv`` rows (one per task, with metrics) of ``group``."""
+        cv = self.kind("cv")
+        return cv[(cv["dataset"] == group.dataset) & (cv["split"] == group.split)]
+
+    def predictions(self, group: Group) -> pd.DataFrame:
+        """Test predictions of every ``cv`` task of ``group``, stacked, with the
+        task's ``model``, ``seed`` and ``fold`` as columns."""
+        frames = [self.store.predictions(row.id).assign(model=row.model, seed=row.seed,
+                                                        fold=row.fold)
+                  for row in self.cv_results(group).itertuples()]
+        return pd.concat(frames, ignore_index=True)
+
+    def histories(self, group: Group) -> dict[str, dict]:
+        """Model -> training history of its first fold (lowest seed, then fold)
+        in ``group``, for the models that record one (torch models)."""
+        out: dict[str, dict] = {}
+        for row in self.cv_results(group).sort_values(KEY).itertuples():
+            if row.model not in out:
+                history = self.store.history(row.id)
+                if history and history.get("train_loss"):
+                    out[row.model] = {**history, "seed": row.seed, "fold": row.fold}
+        return {m: out[m] for m in group.models if m in out}
+
+    # ------------------------------------------------------------- run facts
+    def timing(self) -> dict[str, float | str | None]:
+        """Start date, wall time (first task start to last task end; includes
+        pauses of a resumed run) and summed task seconds."""
+        starts = [_time(i.get("started")) for i in self.infos.values()]
+        ends = [_time(i.get("finished")) for i in self.infos.values()]
+        starts, ends = [s for s in starts if s], [e for e in ends if e]
+        wall = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+        seconds = pd.to_numeric(self.results["seconds"], errors="coerce").sum()
+        return {"started": self.config.get("started") or (min(starts).isoformat()
+                                                          if starts else None),
+                "wall": wall, "fit_seconds": float(seconds)}
+
+
+def is_baseline(model: str) -> bool:
+    """True for registered reference models (``DRPModel.baseline``); unknown
+    models (e.g. from a plugin not imported here) are not baselines."""
+    from drpkit.models import MODELS
+
+    with contextlib.suppress(DrpkitError):
+        return bool(MODELS.get(model).baseline)
+    return False
+
+
+def slug(text: str) -> str:
+    """An HTML id / file-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower()
+
+
+def _ordered(values: pd.Series, preferred: list) -> list:
+    """Distinct ``values``: those in ``preferred`` first in its order, then the rest sorted."""
+    present = set(values.dropna())
+    return [v for v in preferred if v in present] + sorted(present - set(preferred), key=str)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _time(stamp: str | None) -> datetime | None:
+    with contextlib.suppress(TypeError, ValueError):
+        return datetime.fromisoformat(stamp)
+    return None

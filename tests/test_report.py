@@ -1,0 +1,209 @@
+"""The benchmark report: a real (small) CCLE grid run once, then its HTML page,
+Markdown and CSV leaderboards checked against the run's own task metrics."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drpkit.errors import DataError
+from drpkit.experiment.executors import run_grid
+from drpkit.experiment.grid import GridConfig, Task
+from drpkit.experiment.store import RunStore
+from drpkit.report import build_report
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ["naive-drug", "naive-additive", "ridge", "nihgcn"]
+VALUE_MODELS = ["naive-drug", "naive-additive", "ridge"]  # nihgcn outputs scores only
+SPLITS = ["random", "drug-blind"]
+FOLDS = 3
+GRID = {
+    "name": "report-test", "datasets": ["ccle"], "models": MODELS, "splits": SPLITS,
+    "folds": FOLDS, "seeds": [0], "workers": 1,
+    "params": {"ridge": {"n_genes": 300},
+               "nihgcn": {"n_genes": 300, "hidden": 32, "layers": [32],
+                          "trainer": {"max_epochs": 20, "patience": 5}}},
+    "search": {"ridge": {"trials": 2, "space": {"cell_components": {"choice": [16, 32]}}}},
+    "transfer": [{"source": "ccle", "target": "ccle-nihgcn"}],
+}
+# per (dataset, split): CD plots of AUROC and PCC, ROC/PR, scatter, per drug, per
+# tissue, training curves (nihgcn is a torch model)
+FIGURES_PER_SPLIT = 7
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report") / "run"
+    outcome = run_grid(GridConfig.build(GRID), root, progress=False, log=lambda m: None)
+    assert not outcome.failed, outcome.failed
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(run) -> tuple[Path, str]:
+    path = build_report(run)
+    return path, path.read_text()
+
+
+@pytest.fixture(scope="module")
+def leaderboard(report, run) -> pd.DataFrame:
+    return pd.read_csv(run / "leaderboard.csv")
+
+
+def sections(html: str) -> dict[str, str]:
+    """h2 id -> the HTML of its section."""
+    return dict(re.findall(r'<section><h2 id="([^"]+)">.*?</h2>(.*?)</section>', html, re.DOTALL))
+
+
+# ----------------------------------------------------------------- the page
+def test_report_has_a_leaderboard_with_every_model_per_split(report, run):
+    path, html = report
+    assert path == run / "report.html"
+    parts = sections(html)
+    for split in SPLITS:
+        section = parts[f"ccle-{split}"]
+        board = re.search(r"<table>.*?</table>", section, re.DOTALL).group(0)
+        assert "Leaderboard ccle · " + split in board and "3 folds × 1 seed" in board
+        for model in MODELS:
+            assert re.search(rf"<td>{re.escape(model)}( \(baseline\))?</td>", board), model
+        assert "AUROC vs the best baseline" in section and "PCC vs the best baseline" in section
+    assert "89 finished" not in html and re.search(r"\d+ finished, 0 failed, 0 not run", html)
+
+
+def test_embedded_images_are_the_ones_the_sections_imply(report):
+    _, html = report
+    sources = re.findall(r'<img src="([^"]*)"', html)
+    assert len(sources) == FIGURES_PER_SPLIT * len(SPLITS)
+    assert all(s.startswith("data:image/png;base64,") and len(s) > 5000 for s in sources)
+    parts = sections(html)
+    for split in SPLITS:
+        assert parts[f"ccle-{split}"].count("<img ") == FIGURES_PER_SPLIT
+
+
+def test_report_is_self_contained(report):
+    _, html = report
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
+    assert "url(" not in html and "<script" not in html and "<link" not in html
+    assert "@import" not in html
+
+
+def test_transfer_search_and_config_sections(report, run):
+    _, html = report
+    parts = sections(html)
+    transfer = parts["transfer"]
+    # every ccle-nihgcn cell and drug is in ccle: all pairs are "seen"
+    assert "Transfer ccle → ccle-nihgcn" in transfer and "AUROC seen" in transfer
+    assert "new drug" not in transfer.split("by novelty")[1].split("</thead>")[0]
+    assert all(f"<td>{m}</td>" in transfer for m in MODELS)
+    search = parts["search"]
+    # 2 trials x 3 folds x 2 splits of ridge, one chosen per fold
+    assert "Search of ridge: 12 trials" in search
+    assert search.count("<td><b>✓</b></td>") == FOLDS * len(SPLITS)
+    config = json.loads(re.search(r"<pre>(.*?)</pre>", parts["config"], re.DOTALL).group(1)
+                        .replace("&quot;", '"'))
+    assert config["models"] == MODELS and config["search"]["ridge"]["trials"] == 2
+
+
+# ----------------------------------------------------------- leaderboards
+def test_csv_means_equal_the_task_metrics(leaderboard, run):
+    results = RunStore(run).results()
+    cv = results[results["kind"] == "cv"]
+    assert len(leaderboard) == len(SPLITS) * len(MODELS)
+    for row in leaderboard.itertuples():
+        tasks = cv[(cv["split"] == row.split) & (cv["model"] == row.model)]
+        assert len(tasks) == row.tasks == FOLDS
+        np.testing.assert_allclose(row.auroc_mean, tasks["auroc"].mean(), rtol=1e-12)
+        np.testing.assert_allclose(row.auroc_sd, tasks["auroc"].std(ddof=1), rtol=1e-12)
+        assert np.isnan(row.pcc_mean) == (row.model not in VALUE_MODELS)
+
+
+def test_significance_against_the_best_baseline(leaderboard):
+    for split, board in leaderboard.groupby("split"):
+        board = board.set_index("model")
+        baselines = board[board["baseline"]]
+        assert set(baselines.index) == set(VALUE_MODELS)  # ridge is a baseline, nihgcn not
+        for metric in ("auroc", "pcc"):
+            reference = board[f"{metric}_reference"].iloc[0]
+            assert reference == baselines[f"{metric}_mean"].idxmax()
+            assert np.isnan(board.at[reference, f"{metric}_p_wilcoxon"])
+        nihgcn = board.loc["nihgcn"]
+        for column in ("auroc_diff", "auroc_p_wilcoxon", "auroc_p_wilcoxon_holm",
+                       "auroc_p_ttest", "auroc_avg_rank"):
+            assert np.isfinite(nihgcn[column]), (split, column)
+        np.testing.assert_allclose(nihgcn["auroc_diff"], nihgcn["auroc_mean"] - board.at[
+            board["auroc_reference"].iloc[0], "auroc_mean"], atol=1e-12)
+        # with 3 folds the exact two-sided Wilcoxon p is at least 2 / 2**3
+        tested = board["auroc_p_wilcoxon"].dropna()
+        assert (tested >= 0.25 - 1e-12).all()
+        assert (board["auroc_p_wilcoxon_holm"].dropna() >= tested[
+            board["auroc_p_wilcoxon_holm"].dropna().index] - 1e-12).all()
+        assert np.isnan(nihgcn["pcc_p_wilcoxon"])  # nihgcn predicts no values
+
+
+def test_markdown_leaderboard(run, report):
+    text = (run / "leaderboard.md").read_text()
+    for split in SPLITS:
+        assert f"## Leaderboard ccle · {split}: 3 folds × 1 seed" in text
+        assert re.search(rf"## AUROC vs the best baseline \([a-z-]+\), ccle · {split}", text)
+    assert "## Transfer ccle → ccle-nihgcn" in text and "**" in text
+    assert "cannot go below 0.25" in text
+
+
+# ------------------------------------------------------ failures, errors
+def test_failed_tasks_are_listed_and_a_missing_fold_is_marked(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    store = RunStore(copy)
+    lost = next(i for i in store.done() if i.startswith("cv-nihgcn-ccle-random-s0-f1-"))
+    shutil.rmtree(store.tasks_dir / lost)
+    store.write_failure(Task(**json.loads((run / "tasks" / lost / "task.json").read_text())),
+                        "RuntimeError: out of <memory>", "Traceback ...")
+    html = build_report(copy).read_text()
+    assert f"{lost}: RuntimeError: out of &lt;memory&gt;" in html  # listed, escaped
+    assert re.search(r"\d+ finished, 1 failed, 0 not run", html)
+    assert "<td>nihgcn [2 of 3 tasks]</td>" in sections(html)["ccle-random"]
+    board = pd.read_csv(copy / "leaderboard.csv").set_index(["split", "model"])
+    assert board.at[("random", "nihgcn"), "tasks"] == 2
+    assert board.at[("random", "nihgcn"), "auroc_n"] == 2  # paired on the 2 folds left
+    assert np.isfinite(board.at[("random", "nihgcn"), "auroc_p_ttest"])
+
+
+def test_other_output_path(run, tmp_path):
+    out = build_report(run, out=tmp_path / "elsewhere.html")
+    assert out == tmp_path / "elsewhere.html" and out.stat().st_size > 100_000
+
+
+def test_a_directory_without_finished_tasks_is_refused(run, tmp_path):
+    with pytest.raises(DataError, match="not a benchmark run directory"):
+        build_report(tmp_path)
+    empty = tmp_path / "empty"
+    (empty / "tasks").mkdir(parents=True)
+    (empty / "config.json").write_text((run / "config.json").read_text())
+    with pytest.raises(DataError, match="no finished tasks"):
+        build_report(empty)
+
+
+# ------------------------------------------------------------- rendering
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    path, _ = report
+    png = tmp_path / "report.png"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "report_screenshot.py"),
+                           str(path), str(png)], check=False, capture_output=True, text=True,
+                          timeout=900)
+    if done.returncode == 3:
+        pytest.skip(f"no headless Chromium could be found or installed: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.size == (1400, 4000)
+        colours = len(image.convert("RGB").getcolors(maxcolors=1400 * 4000))
+    assert colours > 2000, f"the screenshot looks blank ({colours} colours)"
