@@ -112,7 +112,7 @@ def header(run: ReportRun) -> tuple[str, str]:
         "Splits": ", ".join(grid.get("splits", [])),
         "Folds × seeds": f"{grid.get('folds', '?')} × {len(grid.get('seeds', []))}",
         "Started": str(timing["started"] or ""),
-        "Wall time": (f"{_duration(timing['wall'])} (first task start to last task end)"
+        "Wall time": (f"{_duration(timing['wall'])} ({timing['wall_how']})"
                       if timing["wall"] is not None else ""),
         "Fitting time": _duration(timing["fit_seconds"]) + " (summed over tasks)",
         "Tasks": tasks,

@@ -145,16 +145,25 @@ class ReportRun:
 
     # ------------------------------------------------------------- run facts
     def timing(self) -> dict[str, float | str | None]:
-        """Start date, wall time (first task start to last task end; includes
-        pauses of a resumed run) and summed task seconds."""
+        """Start date, wall time and summed task seconds. The wall time is the
+        sum of the ``run_grid`` sessions recorded in ``config.json`` (so pauses
+        between a stop and a resume do not count); for runs without that
+        record, the first task start to the last task end."""
         starts = [_time(i.get("started")) for i in self.infos.values()]
         ends = [_time(i.get("finished")) for i in self.infos.values()]
         starts, ends = [s for s in starts if s], [e for e in ends if e]
-        wall = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+        sessions = self.config.get("sessions") or []
+        if sessions:
+            wall, how = float(sum(s.get("seconds", 0.0) for s in sessions)), (
+                f"{len(sessions)} session(s) of drpkit benchmark")
+        elif starts and ends:
+            wall, how = (max(ends) - min(starts)).total_seconds(), "first task start to last end"
+        else:
+            wall, how = None, ""
         seconds = pd.to_numeric(self.results["seconds"], errors="coerce").sum()
         return {"started": self.config.get("started") or (min(starts).isoformat()
                                                           if starts else None),
-                "wall": wall, "fit_seconds": float(seconds)}
+                "wall": wall, "wall_how": how, "fit_seconds": float(seconds)}
 
 
 def is_baseline(model: str) -> bool:
