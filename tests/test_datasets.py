@@ -53,3 +53,11 @@ def test_unknown_dataset_and_measure():
         assert name in str(err.value)
     with pytest.raises(DataError, match="measures"):
         load_dataset("gdsc2", measure="ic90")
+
+
+def test_combine_joins_parts_and_refuses_overlapping_pairs(gdsc2):
+    first, second = gdsc2.subset(np.arange(0, 100)), gdsc2.subset(np.arange(100, 150))
+    both = first.combine(second)
+    assert len(both) == 150 and both.cell_views is gdsc2.cell_views
+    with pytest.raises(DataError, match="in both"):
+        first.combine(gdsc2.subset(np.arange(90, 120)))
