@@ -19,10 +19,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from drpkit.models import create_model  # noqa: E402
+from drpkit.models import create_model
 
 DEFAULTS = create_model("hgacl").config
 AXES = {"edge_drop": ("alpha: fraction of response edges dropped (structural view)",
@@ -56,7 +56,7 @@ def main() -> None:
     frame = frame[frame["fold"].isin(folds)]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, (name, (label, default)) in zip(axes, AXES.items(), strict=True):
-        other = [n for n in AXES if n != name][0]
+        other = next(n for n in AXES if n != name)
         part = frame[frame[other] == AXES[other][1]]
         for metric, title in METRICS.items():
             stats = part.groupby(name)[metric].agg(["mean", "std"]).sort_index()
