@@ -27,6 +27,8 @@ from drpkit.evaluate.stats import paired_ttest
 from drpkit.models import DRPModel, create_model
 from drpkit.splits import Fold, make_folds
 
+PAIR = ["cell", "drug"]
+
 
 @dataclass
 class FoldResult:
@@ -73,7 +75,7 @@ def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     test = data.subset(fold.test)
     test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
-    test_frame["baseline"] = _additive_baseline(train, test)
+    test_frame["baseline"] = additive_baseline(train, test)
     return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
                       seconds, estimator)
 
@@ -88,12 +90,9 @@ def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     """
     estimator, train, val, seconds = _fit(data, model, fold, params)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
-    val_frame["baseline"] = _additive_baseline(train, val)
+    val_frame["baseline"] = additive_baseline(train, val)
     return FoldResult(estimator.name, fold, fold_metrics(val_frame, None), val_frame, seconds,
                       estimator)
-
-
-PAIR = ["cell", "drug"]
 
 
 def _fit(data: DrugResponseData, model: str | DRPModel, fold: Fold, params: dict | None):
@@ -104,10 +103,13 @@ def _fit(data: DrugResponseData, model: str | DRPModel, fold: Fold, params: dict
     return estimator, train, val, time.perf_counter() - start
 
 
-def _additive_baseline(train: DrugResponseData, part: DrugResponseData) -> np.ndarray:
-    """Predictions of the drug + cell mean-effects model fitted on ``train``."""
+def additive_baseline(train: DrugResponseData, part: DrugResponseData,
+                      views: DrugResponseData | None = None) -> np.ndarray:
+    """Predictions for ``part``'s pairs of the drug + cell mean-effects model
+    fitted on ``train`` (the reference of the normalised metrics); ``views``
+    is the data predictions read (default ``train``)."""
     baseline = create_model("naive-additive").fit(train)
-    return baseline.predict(train, part.responses[PAIR])["value"].to_numpy()
+    return baseline.predict(views or train, part.responses[PAIR])["value"].to_numpy()
 
 
 def fold_metrics(frame: pd.DataFrame, val_frame: pd.DataFrame | None) -> dict:

@@ -40,7 +40,7 @@ from drpkit.data.container import DrugResponseData
 from drpkit.data.ids import drug_key
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc, evaluate_predictions, pcc
-from drpkit.experiment.crossval import PAIR, fold_metrics, scored_frame
+from drpkit.experiment.crossval import PAIR, additive_baseline, fold_metrics, scored_frame
 from drpkit.features.molecules import DRUG_FINGERPRINTS
 from drpkit.models import DRPModel, create_model
 from drpkit.splits import SPLITS
@@ -163,8 +163,7 @@ def run_transfer(source: DrugResponseData, target: DrugResponseData, model: str,
     predict_on = prediction_data(train, tgt)
     frame = scored_frame(tgt, estimator.predict(predict_on, tgt.responses[PAIR]), train)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
-    frame["baseline"] = create_model("naive-additive").fit(train).predict(
-        predict_on, tgt.responses[PAIR])["value"].to_numpy()
+    frame["baseline"] = additive_baseline(train, tgt, predict_on)
     seen_cell = frame["cell"].isin(train.responses["cell"]).to_numpy()
     seen_drug = frame["drug"].isin(train.responses["drug"]).to_numpy()
     frame["novelty"] = np.select([seen_cell & seen_drug, ~seen_cell & seen_drug,
