@@ -22,8 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drpkit evaluate --dataset gdsc2 --models naive-global,naive-drug,naive-cell,naive-additive,ridge,gbm \
-		--splits random,cell-blind,drug-blind --folds 5 --seed 0 --out $(DEMO_OUT) --overwrite
+	$(BIN)/drpkit benchmark benchmarks/configs/demo.toml --out $(DEMO_OUT)
 
 test: $(STAMP)
 	DRPKIT_DATA_MIRROR=$${DRPKIT_DATA_MIRROR:-$(CURDIR)/../shared/data} $(BIN)/python -m pytest $(PYTEST_ARGS)
