@@ -50,7 +50,7 @@ from drpkit.experiment import run_fold
 from drpkit.models import MODELS, create_model
 from drpkit.splits import Fold, make_folds
 
-REPORTED = ["auroc", "auprc", "accuracy", "f1", "mcc", "precision", "recall",
+REPORTED = ["auroc", "auprc", "acc", "f1", "mcc", "precision", "recall",
             "drug_auroc_mean", "cell_auroc_mean", "pcc", "scc", "rmse", "drug_pcc_mean"]
 
 
