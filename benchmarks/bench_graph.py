@@ -152,6 +152,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     if "protocol" not in frame:
         frame["protocol"] = "honest"
     frame["protocol"] = frame["protocol"].fillna("honest")
+    derived = _derive_balanced_acc(frame) if "acc" in args.columns.split(",") else None
     columns = [c for c in args.columns.split(",") if c in frame]
     baselines = args.baselines.split(",") if args.baselines else []
     head = ["dataset", "split", "model", "folds", *columns]
@@ -166,12 +167,33 @@ def cmd_table(args: argparse.Namespace) -> None:
             if protocol != "honest":
                 label += f" [{protocol}: epoch picked on test]"
             cells = [_cell(g[c], c) if g[c].notna().any() else "" for c in columns]
+            if derived is not None and "acc" in columns and derived.loc[g.index].any():
+                cells[columns.index("acc")] += " †"
             if baselines:
                 for metric in args.test_metrics.split(","):
                     cells.append(_versus(part, model, present, metric, paired_ttest))
             lines.append(f"| {dataset} | {split} | {label} | {len(g)} | " + " | ".join(cells)
                          + " |")
+    if derived is not None and derived.any():
+        lines.append("\n† ACC derived from precision P and recall R as (R + 1 - R(1 - P)/P) / 2, "
+                     "exact on the balanced test parts of nihgcn-random (runs that predate the "
+                     "ACC column)")
     print("\n".join(lines))
+
+
+def _derive_balanced_acc(frame: pd.DataFrame) -> pd.Series:
+    """Fill missing ACC of ``nihgcn-random`` rows from precision and recall; return the mask.
+
+    Each nihgcn-random test part holds as many negatives as positives (N each), so with
+    TP = R N and FP = TP (1 - P) / P, ACC = (TP + N - FP) / 2N = (R + 1 - R (1 - P) / P) / 2.
+    """
+    if "acc" not in frame:
+        frame["acc"] = np.nan
+    mask = (frame["acc"].isna() & (frame["split"] == "nihgcn-random")
+            & frame["precision"].gt(0) & frame["recall"].notna())
+    p, r = frame.loc[mask, "precision"], frame.loc[mask, "recall"]
+    frame.loc[mask, "acc"] = (r + 1 - r * (1 - p) / p) / 2
+    return mask
 
 
 def _cell(values: pd.Series, column: str) -> str:
