@@ -254,9 +254,9 @@ def _test_notes(test: Significance) -> list[str]:
              "over the same (seed, fold) pairs. Wilcoxon: two-sided paired signed-rank test; "
              f"Wilcoxon-Holm: Holm-corrected across the {compared} compared models (* and "
              f"bold: significantly better, p < {ALPHA}); t-test: paired t-test, uncorrected. "
-             f"With {n} pairs the exact Wilcoxon p cannot go below {2 / 2 ** n:.3g} (0.0625 "
-             "with 5 folds: nothing reaches 0.05 below 6 folds × seeds), hence the t-test p "
-             "next to it.")
+             f"With {n} pairs the exact Wilcoxon p cannot go below {2 / 2 ** n:.3g} (no "
+             "difference reaches p < 0.05 with fewer than 6 folds × seeds), hence the t-test "
+             "p next to it.")
     out = [tests]
     if test.cd is not None:
         chi2, p = test.friedman
