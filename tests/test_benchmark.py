@@ -194,10 +194,16 @@ def test_sigkill_then_restart_keeps_finished_tasks_identical(tmp_path):
     finished = {p.name: (file_digests(p), p.stat().st_mtime_ns)
                 for p in tasks_dir.iterdir() if not p.name.startswith(".")}
     assert 4 <= len(finished) < 30
+    # the killed session's wall time is on record (kept up to date as tasks end)
+    killed = RunStore(run).read_config()["sessions"]
+    assert len(killed) == 1 and killed[0]["seconds"] > 0
+    assert len(finished) - 1 <= killed[0]["finished"] <= len(finished)
 
     subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
     store = RunStore(run)
     assert len(store.done()) == 30 and not list(tasks_dir.glob(".*"))
+    sessions = store.read_config()["sessions"]
+    assert len(sessions) == 2 and sessions[1]["finished"] == 30 - len(finished)
     for name, (digests, mtime) in finished.items():  # not recomputed, not rewritten
         assert file_digests(tasks_dir / name) == digests
         assert (tasks_dir / name).stat().st_mtime_ns == mtime

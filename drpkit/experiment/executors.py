@@ -182,6 +182,19 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
         log(f"all {len(tasks)} tasks of {run_dir} are finished")
         return outcome
     backend = EXECUTORS.get(config.executor)(config.workers, config.threads, config.ray_address)
+    # This session's entry is written now and brought up to date whenever a task ends, so
+    # the wall time of a session that is killed (even by SIGKILL) still counts.
+    session = {"started": now, "seconds": 0.0, "finished": 0, "failed": 0,
+               "executor": config.executor, "workers": backend.slots, "threads": config.threads}
+    record["sessions"].append(session)
+
+    def save_session() -> None:
+        outcome.seconds = time.perf_counter() - start
+        session.update(seconds=round(outcome.seconds, 1), finished=outcome.finished,
+                       failed=len(outcome.failed))
+        store.write_config(record)
+
+    save_session()
     display = _Progress(len(tasks), len(done), backend.slots, progress, log)
     running: dict[Any, Task] = {}
     try:
@@ -214,15 +227,11 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
                     done.add(task.id)
                     outcome.finished += 1
                     display.finished(task, result)
+                save_session()
     finally:
         backend.close()
         display.close()
-        outcome.seconds = time.perf_counter() - start
-        record["sessions"].append({"started": now, "seconds": round(outcome.seconds, 1),
-                                   "finished": outcome.finished, "failed": len(outcome.failed),
-                                   "executor": config.executor, "workers": backend.slots,
-                                   "threads": config.threads})
-        store.write_config(record)
+        save_session()
     results = store.results([t.id for t in tasks])
     if len(results):
         _write_csv(results, Path(run_dir) / "results.csv")
