@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from drpkit.errors import DataError, UnknownNameError
-from drpkit.experiment.executors import run_grid
+from drpkit.experiment.executors import LocalBackend, run_grid
 from drpkit.experiment.grid import GridConfig, SearchConfig, Task
 from drpkit.experiment.store import RunStore
 from drpkit.experiment.transfer import align_datasets, match_drugs, run_transfer
@@ -167,6 +167,16 @@ def test_ray_executor_gives_the_local_metrics(tmp_path):
     numeric = local.select_dtypes("number").columns
     np.testing.assert_allclose(ray[numeric].to_numpy(float), local[numeric].to_numpy(float),
                                rtol=1e-9, atol=1e-12)
+
+
+def test_interrupted_local_pool_stops_running_tasks_instead_of_awaiting_them():
+    backend = LocalBackend(workers=1, threads=1)
+    future = backend._pool.submit(time.sleep, 60)  # stands for a long training task
+    while not future.running():
+        time.sleep(0.05)
+    start = time.perf_counter()
+    backend.close(abort=True)
+    assert time.perf_counter() - start < 20 and future.done()
 
 
 @pytest.mark.integration

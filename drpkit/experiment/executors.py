@@ -54,8 +54,9 @@ class Backend(ABC):
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, Outcome]]:
         """Handles that ended within ``timeout`` seconds, each with its result or error."""
 
-    def close(self) -> None:
-        """Release workers (called once, also after errors)."""
+    def close(self, abort: bool = False) -> None:
+        """Release workers (called once, also after errors). ``abort``: the grid is
+        being interrupted (Ctrl-C, an error), so running tasks are stopped, not awaited."""
 
 
 EXECUTORS: Registry[Callable[..., Backend]] = Registry("executor")
@@ -101,7 +102,11 @@ class LocalBackend(Backend):
                     else o) for f, o in out]
         return out
 
-    def close(self):
+    def close(self, abort: bool = False):
+        if abort:  # unfinished tasks leave nothing behind (results are written atomically)
+            workers = getattr(self._pool, "_processes", None) or {}  # pid -> Process
+            for process in list(workers.values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -139,7 +144,7 @@ class RayBackend(Backend):
                 out.append((ref, exc))
         return out
 
-    def close(self):
+    def close(self, abort: bool = False):
         if self._started:
             self._ray.shutdown()
 
@@ -197,6 +202,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     save_session()
     display = _Progress(len(tasks), len(done), backend.slots, progress, log)
     running: dict[Any, Task] = {}
+    completed = False
     try:
         while pending or running:
             for task in _ready(pending, done, outcome.failed, backend.slots - len(running)):
@@ -228,8 +234,9 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
                     outcome.finished += 1
                     display.finished(task, result)
                 save_session()
+        completed = True
     finally:
-        backend.close()
+        backend.close(abort=not completed)
         display.close()
         save_session()
     results = store.results([t.id for t in tasks])
