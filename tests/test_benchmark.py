@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,9 @@ import pandas as pd
 import pytest
 
 from drpkit.errors import DataError, UnknownNameError
-from drpkit.experiment.executors import LocalBackend, run_grid
+from drpkit.experiment.executors import LocalBackend, _Progress, run_grid
 from drpkit.experiment.grid import GridConfig, SearchConfig, Task
-from drpkit.experiment.store import RunStore
+from drpkit.experiment.store import RunStore, TaskResult
 from drpkit.experiment.transfer import align_datasets, match_drugs, run_transfer
 from drpkit.splits import make_folds
 
@@ -177,6 +178,24 @@ def test_interrupted_local_pool_stops_running_tasks_instead_of_awaiting_them():
     start = time.perf_counter()
     backend.close(abort=True)
     assert time.perf_counter() - start < 20 and future.done()
+
+
+def test_time_estimate_costs_each_task_at_its_own_models_mean():
+    """A grid mixes millisecond baselines with minute-long graph models; one
+    mean over all tasks would make the estimate wrong by hours."""
+    progress = _Progress(total=6, done=2, slots=2, enabled=False, log=lambda m: None,
+                         left=Counter({"naive": 2, "gcn": 2}),
+                         seconds={"naive": [1.0], "gcn": [100.0]})
+    assert progress.eta_seconds() == pytest.approx((2 * 1 + 2 * 100) / 2)
+    task = Task(kind="cv", model="gcn", data={"dataset": "ccle"}, split="random")
+    progress.finished(task, TaskResult(metrics={}, predictions=pd.DataFrame(),
+                                       info={"seconds": 300.0}))
+    assert progress.eta_seconds() == pytest.approx((2 * 1 + 1 * 200) / 2)
+    unseen = _Progress(total=2, done=1, slots=1, enabled=False, log=lambda m: None,
+                       left=Counter({"new": 1}), seconds={"naive": [4.0]})
+    assert unseen.eta_seconds() == pytest.approx(4.0)  # unseen model: overall mean
+    assert _Progress(total=1, done=0, slots=1, enabled=False, log=lambda m: None,
+                     left=Counter({"new": 1})).eta_seconds() is None
 
 
 @pytest.mark.integration

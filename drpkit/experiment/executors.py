@@ -23,6 +23,7 @@ import os
 import time
 import traceback
 from abc import ABC, abstractmethod
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,8 +166,8 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
              log: Callable[[str], None] = print) -> GridOutcome:
     """Run every unfinished task of ``config``, storing each result as it ends.
 
-    Finished tasks of an earlier (e.g. killed) run in ``run_dir`` are skipped
-    without being read. A failing task is recorded under ``failed/`` with its
+    Finished tasks of an earlier (e.g. killed) run in ``run_dir`` are not run
+    again (only their timings are read, for the time estimate). A failing task is recorded under ``failed/`` with its
     error and does not stop the others; a ``cv`` task whose trials all failed
     fails too. Trials run before the ``cv`` task that uses them.
     """
@@ -200,7 +201,14 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
         store.write_config(record)
 
     save_session()
-    display = _Progress(len(tasks), len(done), backend.slots, progress, log)
+    earlier_seconds: dict[str, list[float]] = defaultdict(list)
+    for task in tasks:
+        if task.id in done:
+            took = task_seconds(store.result(task.id))
+            if took is not None:
+                earlier_seconds[task.model].append(took)
+    display = _Progress(len(tasks), len(done), backend.slots, progress, log,
+                        left=Counter(t.model for t in pending), seconds=earlier_seconds)
     running: dict[Any, Task] = {}
     completed = False
     try:
@@ -282,33 +290,63 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def task_seconds(info: dict[str, Any]) -> float | None:
+    """A finished task's duration in its worker, data loading included when recorded."""
+    took = info.get("wall_seconds", info.get("seconds"))
+    return None if took is None else float(took)
+
+
 class _Progress:
     """tqdm bar on a terminal; otherwise one line per ended task. Both show
-    done / running / failed and the estimated time left."""
+    done / running / failed and the estimated time left.
+
+    The estimate is per model: a grid mixes baselines that take milliseconds
+    with graph models that take minutes, so each unfinished task is costed at
+    the mean time of the finished tasks of its model (earlier sessions
+    included; the mean over all models for a model not yet seen), and the
+    total is shared among the slots.
+    """
 
     def __init__(self, total: int, done: int, slots: int, enabled: bool | None,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], left: Counter[str] | None = None,
+                 seconds: dict[str, list[float]] | None = None):
         self.total, self.done, self.failures, self.slots = total, done, 0, slots
-        self.new, self.start, self.log = 0, time.perf_counter(), log
+        self.log, self.running = log, 0
+        self.left = Counter(left or {})  # model -> unfinished tasks
+        self.seconds = defaultdict(list, {m: list(s) for m, s in (seconds or {}).items()})
         self.bar = tqdm(total=total, initial=done, desc="benchmark", dynamic_ncols=True,
                         disable=None if enabled is None else not enabled)
-        self.running = 0
+
+    def eta_seconds(self) -> float | None:
+        """Estimated seconds until every unfinished task has ended (None: no timing yet)."""
+        timed = [t for times in self.seconds.values() for t in times]
+        if not timed:
+            return None
+        fallback = sum(timed) / len(timed)
+        work = sum(count * (sum(self.seconds[m]) / len(self.seconds[m])
+                            if self.seconds.get(m) else fallback)
+                   for m, count in self.left.items() if count > 0)
+        return work / max(self.slots, 1)
 
     def _eta(self) -> str:
-        if not self.new:
+        left = self.eta_seconds()
+        if left is None:
             return "?"
-        left = (self.total - self.done - self.failures) * (time.perf_counter() - self.start)
-        seconds = int(left / self.new)
+        seconds = int(left)
         return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
     def update(self, running: int) -> None:
         self.running = running
-        self.bar.set_postfix_str(f"running {running}, failed {self.failures}", refresh=False)
+        self.bar.set_postfix_str(f"running {running}, failed {self.failures}, "
+                                 f"about {self._eta()} left", refresh=False)
         self.bar.refresh()
 
     def finished(self, task: Task, result: TaskResult) -> None:
         self.done += 1
-        self.new += 1
+        self.left[task.model] -= 1
+        took = task_seconds(result.info)
+        if took is not None:
+            self.seconds[task.model].append(took)
         self.bar.update()
         if self.bar.disable:
             self.log(f"[{self.done}/{self.total}] {task.id}: {result.info.get('seconds', 0):.1f} s"
@@ -317,7 +355,7 @@ class _Progress:
 
     def failed(self, task: Task, error: str) -> None:
         self.failures += 1
-        self.new += 1
+        self.left[task.model] -= 1
         message = f"FAILED {task.id}: {error}"
         if self.bar.disable:
             self.log(message)
