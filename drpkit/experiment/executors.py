@@ -167,9 +167,10 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     """Run every unfinished task of ``config``, storing each result as it ends.
 
     Finished tasks of an earlier (e.g. killed) run in ``run_dir`` are not run
-    again (only their timings are read, for the time estimate). A failing task is recorded under ``failed/`` with its
-    error and does not stop the others; a ``cv`` task whose trials all failed
-    fails too. Trials run before the ``cv`` task that uses them.
+    again (only their timings are read, for the time estimate). A failing task
+    is recorded under ``failed/`` with its error and does not stop the others;
+    a ``cv`` task whose trials all failed fails too. Trials run before the
+    ``cv`` task that uses them.
     """
     config.check()
     store = RunStore(run_dir)
