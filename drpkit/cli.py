@@ -349,6 +349,7 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
     Without --pairs, every given cell is paired with every given drug; cells
     or drugs not given are taken from the training dataset.
     """
+    from drpkit.atomic import atomic_file
     from drpkit.data import DataSpec
     from drpkit.data.container import read_cell_matrix, read_smiles_table
     from drpkit.data.readers import read_table, require_columns
@@ -384,10 +385,8 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
     result = table.assign(score=sensitivity_score(data, table, prediction))
     if "value" in prediction:
         result.insert(2, "value", prediction["value"].to_numpy())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    result.to_csv(tmp, index=False)
-    tmp.replace(out)
+    with atomic_file(out) as tmp:
+        result.to_csv(tmp, index=False)
     typer.echo(f"{len(result)} predictions ({model.name}) written to {out}")
 
 

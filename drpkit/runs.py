@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+from drpkit.atomic import atomic_new_directory
 from drpkit.errors import DataError
 
 PACKAGES = ("drpkit", "torch", "torch-geometric", "numpy", "pandas", "scikit-learn", "rdkit")
@@ -38,31 +36,8 @@ def atomic_directory(target: str | Path, overwrite: bool = False) -> Iterator[Pa
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise DataError(f"{target} already exists and is not empty; choose another --out "
                         "or pass --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
-    try:
+    with atomic_new_directory(target, replace=True) as tmp:
         yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling file and a rename,
-    so a reader never sees a half-written file (even if the writer is killed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, payload: dict) -> None:

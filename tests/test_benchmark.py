@@ -281,11 +281,3 @@ def test_transfer_gdsc2_to_ccle_beats_chance_and_splits_by_novelty(gdsc2_ccle):
     assert outcome.metrics["auroc[new cell]"] > 0.6
     assert outcome.metrics["drug_pcc_mean"] > 0.1
 
-
-def test_atomic_write_leaves_no_partial_file(tmp_path):
-    from drpkit.runs import atomic_write_text
-
-    target = tmp_path / "out.json"
-    atomic_write_text(target, "first")
-    atomic_write_text(target, "second")
-    assert target.read_text() == "second" and [p.name for p in tmp_path.iterdir()] == ["out.json"]

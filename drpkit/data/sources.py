@@ -34,6 +34,7 @@ from pathlib import Path
 
 import platformdirs
 
+from drpkit.atomic import atomic_file
 from drpkit.errors import CacheCorruptError, DataError, SourceUnavailableError
 from drpkit.registry import Registry
 
@@ -60,15 +61,8 @@ def sha256_file(path: Path) -> str:
 
 def atomic_copy(src: Path, dest: Path) -> None:
     """Copy ``src`` to ``dest`` through a temporary file in the same directory."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_file(dest) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_hash(path: Path, expected: str, *, origin: str) -> None:
@@ -216,10 +210,7 @@ class UrlSource(Source):
 
     def _download(self, key: str, target: Path) -> None:
         url = self.url(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        os.close(fd)
-        try:
+        with atomic_file(target) as tmp:
             try:
                 with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as dst:
                     shutil.copyfileobj(response, dst)
@@ -228,10 +219,7 @@ class UrlSource(Source):
                     f"could not download {url} for source {self.name!r} ({exc}); set "
                     f"{MIRROR_ENV} to a directory holding {self.mirror_prefix}/{key}"
                 ) from exc
-            check_hash(Path(tmp), self.files[key].sha256, origin=url)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            check_hash(tmp, self.files[key].sha256, origin=url)
 
 
 SOURCES: Registry[Source] = Registry("source")

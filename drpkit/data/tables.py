@@ -6,14 +6,13 @@ the slow parse (CSV of 240k rows, pickles of tensors) happens once.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from drpkit.atomic import atomic_file
 from drpkit.data.ids import drug_key, normalise_cell_name
 from drpkit.data.readers import safe_unpickle
 from drpkit.data.sources import SOURCES, cache_dir
@@ -33,14 +32,8 @@ def cached_table(name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         except Exception:  # noqa: BLE001 - unreadable cache: rebuild it from verified sources
             path.unlink(missing_ok=True)
     frame = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         frame.to_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return frame
 
 

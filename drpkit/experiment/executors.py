@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from drpkit.atomic import atomic_file
 from drpkit.errors import DataError
 from drpkit.experiment.grid import GridConfig, Task
 from drpkit.experiment.store import RunStore, TaskResult
@@ -286,9 +287,8 @@ def choose_setting(task: Task, store: RunStore) -> dict[str, Any] | None:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def task_seconds(info: dict[str, Any]) -> float | None:

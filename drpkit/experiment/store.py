@@ -22,18 +22,17 @@ without reading or rewriting it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from drpkit.atomic import atomic_new_directory, atomic_write_text
 from drpkit.errors import DataError
 from drpkit.experiment.grid import Task
-from drpkit.runs import atomic_write_text, write_json
+from drpkit.runs import write_json
 
 CONFIG_FILE = "config.json"
 
@@ -93,17 +92,12 @@ class RunStore:
         target = self.tasks_dir / task.id
         if target.exists():
             return target
-        tmp = Path(tempfile.mkdtemp(dir=self.tasks_dir, prefix=f".{task.id}.", suffix=".partial"))
-        try:
+        with atomic_new_directory(target) as tmp:
             write_json(tmp / "task.json", task.model_dump(mode="json"))
             write_json(tmp / "result.json", {"metrics": result.metrics, **result.info})
             result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
             if result.history is not None:
                 write_json(tmp / "history.json", result.history)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         (self.failed_dir / f"{task.id}.json").unlink(missing_ok=True)
         return target
 

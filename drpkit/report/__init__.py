@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drpkit.atomic import atomic_write_text
 from drpkit.report.page import render
 from drpkit.report.run import ReportRun
 from drpkit.report.tables import (
@@ -30,7 +31,6 @@ from drpkit.report.tables import (
     search_tables,
     transfer_tables,
 )
-from drpkit.runs import atomic_write_text
 
 __all__ = ["build_report"]
 
