@@ -156,6 +156,25 @@ def test_markdown_leaderboard(run, report):
     assert "cannot go below 0.25" in text
 
 
+
+def test_grid_summary_puts_split_kinds_side_by_side(leaderboard, run):
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "grid_summary.py"),
+                          str(run / "leaderboard.csv"), "--metric", "auroc"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == "| model | " + " | ".join(SPLITS) + " |"
+    rows = {line.split(" | ")[0].lstrip("| ").removesuffix(" (baseline)"): line
+            for line in lines[2:] if line.startswith("| ")}
+    assert set(rows) == set(MODELS)
+    for split_index, split in enumerate(SPLITS):
+        board = leaderboard[leaderboard["split"] == split].set_index("model")
+        reference = board["auroc_reference"].iloc[0]
+        cell = rows[reference].split(" | ")[1 + split_index]
+        assert cell.startswith(f"**{board.at[reference, 'auroc_mean']:.3f}") and "(ref.)" in cell
+        nihgcn = rows["nihgcn"].split(" | ")[1 + split_index]
+        assert f"({board.at['nihgcn', 'auroc_diff']:+.3f}, p=" in nihgcn
+
+
 # ------------------------------------------------------ failures, errors
 def test_failed_tasks_are_listed_and_a_missing_fold_is_marked(run, tmp_path):
     copy = tmp_path / "run"

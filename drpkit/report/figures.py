@@ -40,6 +40,8 @@ WIDTH, DPI = 9.0, 100
 MAX_CURVE_POINTS = 1500  # ROC / PR curves are thinned to this many points
 MIN_GROUP_PAIRS = 10  # per-drug / per-tissue metrics need this many pairs per fold
 MIN_TISSUE_PAIRS = 50  # tissues with fewer test pairs (all folds) are left out
+# heatmaps of more models than this go one per row, so their annotated cells stay legible
+MAX_SIDE_BY_SIDE_MODELS = 7
 MAX_TISSUES = 30
 LOSSES = {"loss", "bce", "mse", "rmse", "mae"}  # validation metrics drawn with the loss
 
@@ -229,7 +231,10 @@ def per_tissue(data: GroupData) -> Built:
                 m for m in data.group.models if m in grid.columns]).dropna(how="all")))
     if not panels:
         return []
-    fig, axes = _figure(len(panels), 2, 0.9 + 0.24 * len(tissues), data.title("Per tissue"))
+    # side by side while the annotated cells fit; one panel per row beyond that
+    columns = max(grid.shape[1] for _, grid in panels)
+    per_row = 2 if columns <= MAX_SIDE_BY_SIDE_MODELS else 1
+    fig, axes = _figure(len(panels), per_row, 0.9 + 0.24 * len(tissues), data.title("Per tissue"))
     for ax, (metric, grid) in zip(axes, panels):
         values = grid.to_numpy(float)
         image = ax.imshow(values, aspect="auto", cmap="viridis")
