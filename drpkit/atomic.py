@@ -56,15 +56,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def temporary_sibling_directory(target: Path) -> Path:
-    """A new, empty hidden directory beside ``target``, with ordinary ``mkdir`` permissions."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=_hidden_name(target),
-                                suffix=".partial"))
-    tmp.chmod(0o777 & ~_umask())
-    return tmp
-
-
 @contextlib.contextmanager
 def atomic_new_directory(target: str | Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``target`` only if the block succeeds.
@@ -75,7 +66,10 @@ def atomic_new_directory(target: str | Path, replace: bool = False) -> Iterator[
     finished result wants.
     """
     target = Path(target)
-    tmp = temporary_sibling_directory(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=_hidden_name(target),
+                                suffix=".partial"))
+    tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp
         if target.exists():
