@@ -4,6 +4,7 @@
     drpkit data fetch gdsc2                # download + verify + convert once
     drpkit data info gdsc2                 # cells, drugs, pairs, missingness, balance
     drpkit models                          # registered models
+    drpkit models hgacl                    # one model: views, outputs, every setting + default
     drpkit train --dataset gdsc2 --model ridge --split cell-blind --out runs/ridge
     drpkit evaluate --dataset gdsc2 --models naive-drug,ridge --splits random,drug-blind
     drpkit predict runs/ridge --expression new_cells.csv --drugs new_drugs.csv --out pred.csv
@@ -11,11 +12,18 @@
     drpkit report runs/grid                      # self-contained HTML report + leaderboards
 
 Every error a user can cause is printed as one line starting with ``error:``
-(exit code 2) and leaves no half-written output behind.
+(exit code 2) and leaves no half-written output behind. That includes usage
+errors (unknown command or option, missing or extra argument, a bad value for
+a typed option), which come after the command's usage line and never with a
+traceback. A bare ``drpkit`` (or ``drpkit data``) prints the help and exits 0:
+help is the expected answer there, not an error. An internal error (a bug)
+prints one line saying how to see its traceback: ``drpkit --debug COMMAND ...``
+or ``DRPKIT_DEBUG=1`` (exit code 1).
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +38,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Cancer drug response prediction, honestly evaluated.")
 data_app = typer.Typer(no_args_is_help=True, help="List, fetch and inspect datasets.")
 app.add_typer(data_app, name="data")
+
+# Set by the root callback; main() reads it after an internal error escapes a command.
+_DEBUG = {"traceback": False}
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of an internal error (or set DRPKIT_DEBUG=1).")]
+        = False) -> None:
+    _DEBUG["traceback"] = debug
 
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", help="Built-in dataset (see `drpkit data list`).")]
@@ -152,16 +170,51 @@ def data_info(name: Annotated[str, typer.Argument(help="Built-in dataset name.")
 
 # -------------------------------------------------------------------- models
 @app.command("models")
-def models() -> None:
-    """List registered models, the views they need and what they output."""
+def models(name: Annotated[str | None, typer.Argument(
+        help="A model: show its views, outputs and every setting with default and doc.")]
+        = None) -> None:
+    """List registered models; with NAME, one model's views, outputs and settings.
+
+    A model's settings are every key ``-p KEY=VALUE`` takes, with its type,
+    default and doc, read from the model's config class.
+    """
     from drpkit.models import MODELS
 
+    if name is not None:
+        _describe_model(MODELS.get(name))
+        return
     rows = [{"model": n, "cell views": ",".join(MODELS.get(n).cell_views) or "-",
              "drug views": ",".join(MODELS.get(n).drug_views) or "-",
              "outputs": ",".join(MODELS.get(n).outputs),
              "baseline": "yes" if MODELS.get(n).baseline else "",
              "description": MODELS.get(n).description} for n in MODELS]
     _echo_table(pd.DataFrame(rows))
+
+
+def _describe_model(cls) -> None:
+    """What ``drpkit models NAME`` prints: the registry's class attributes, what
+    fitting needs, then every setting of ``cls.Config`` (see drpkit.configdoc)."""
+    from drpkit.configdoc import describe_config
+    from drpkit.models.base import EarlyStoppingModel
+
+    config = cls.Config()
+    trainer = getattr(config, "trainer", None)
+    lines = [("model", cls.name), ("description", cls.description or "-"),
+             ("cell views", ", ".join(cls.cell_views) or "-"),
+             ("drug views", ", ".join(cls.drug_views) or "-"),
+             ("outputs", ", ".join(cls.outputs)),
+             ("baseline", "yes" if cls.baseline else "no"),
+             ("validation part", "required (early stopping)"
+              if issubclass(cls, EarlyStoppingModel) else "optional"),
+             ("device", f"trainer.device, default {trainer.device!r} (CUDA when available)"
+              if hasattr(trainer, "device") else "CPU")]
+    for key, value in lines:
+        typer.echo(f"{key:>16}: {value}")
+    typer.echo("\nSettings (-p KEY=VALUE, JSON values; defaults as JSON):\n")
+    rows = [vars(row) for row in describe_config(cls.Config)]
+    # "simple", not a pipe table: types such as ``int | None`` contain pipes
+    typer.echo(pd.DataFrame(rows).to_markdown(index=False, tablefmt="simple",
+                                              disable_numparse=True))
 
 
 # --------------------------------------------------------------------- train
@@ -171,31 +224,48 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
           dataset: DatasetOpt = None, measure: MeasureOpt = None, labels: LabelsOpt = None,
           responses: ResponsesOpt = None, expression: ExpressionOpt = None,
           drugs: DrugsOpt = None,
-          split: Annotated[str, typer.Option(help="Split kind.")] = "random",
+          split: Annotated[str, typer.Option(
+              help="Split kind, or 'none' to train on every pair but a random validation "
+                   "part (a model to keep for `drpkit predict`; no test part).")] = "random",
           fold: Annotated[int, typer.Option(help="Which fold is the test part.")] = 0,
           folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
           seed: Annotated[int, typer.Option(help="Split and model seed.")] = 0,
           param: ParamOpt = None,
           overwrite: Annotated[bool, typer.Option(help="Replace an existing run.")] = False,
           ) -> None:
-    """Train one model on one fold; write config, metrics, predictions and the model."""
-    from drpkit.experiment import run_fold
+    """Train one model on one fold, or on every pair with --split none.
+
+    Writes config, metrics, predictions, the training cells' expression
+    statistics (for `drpkit predict`) and the model."""
+    from drpkit.experiment import run_fold, run_trial
     from drpkit.models import MODELS
+    from drpkit.predict import REFERENCE_FILE, expression_reference
     from drpkit.runs import atomic_directory, package_versions, write_json
-    from drpkit.splits import make_folds
+    from drpkit.splits import SPLITS, holdout_fold, make_folds
 
     MODELS.get(model)
+    if split != "none":
+        SPLITS.get(split)
     spec = _spec(dataset, measure, labels, responses, expression, drugs)
     params = {"seed": seed, **parse_params(param)}
     data = spec.load()
-    all_folds = make_folds(data, split, folds, seed)
-    if not 0 <= fold < len(all_folds):
-        raise DataError(f"--fold {fold} out of range 0..{len(all_folds) - 1}")
+    if split == "none":
+        chosen, scored_on = holdout_fold(data, seed), "validation"
+    else:
+        all_folds = make_folds(data, split, folds, seed)
+        if not 0 <= fold < len(all_folds):
+            raise DataError(f"--fold {fold} out of range 0..{len(all_folds) - 1}")
+        chosen, scored_on = all_folds[fold], "test"
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        result = run_fold(data, model, all_folds[fold], params)
+        runner = run_trial if split == "none" else run_fold
+        result = runner(data, model, chosen, params)
         result.fitted.save(tmp / "model")
         result.predictions.to_csv(tmp / "predictions.csv", index=False)
-        write_json(tmp / "metrics.json", result.row())
+        write_json(tmp / "metrics.json", {**result.row(), "scored_on": scored_on})
+        if "expression" in data.cell_views:
+            train_cells = data.responses["cell"].iloc[chosen.train].unique()
+            expression_reference(data.cell_view("expression"), train_cells).to_parquet(
+                tmp / REFERENCE_FILE)
         write_json(tmp / "config.json", {
             "model": model, "params": result.fitted.config.model_dump(mode="json"),
             "data": spec.model_dump(), "split": split, "fold": fold, "folds": folds,
@@ -203,7 +273,8 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     metrics = result.row()
     keys = ["pcc", "rmse", "drug_pcc_mean", "pcc_norm", "auroc", "seconds"]
-    typer.echo(f"{model} on {data.name} ({split}, fold {fold}): " + ", ".join(
+    where = "validation part, no test part" if split == "none" else f"{split}, fold {fold}"
+    typer.echo(f"{model} on {data.name} ({where}): " + ", ".join(
         f"{k}={metrics[k]:.3f}" for k in keys if k in metrics))
     typer.echo(f"run written to {out}")
 
@@ -339,75 +410,142 @@ def report_command(run: Annotated[Path, typer.Argument(help="Run directory of `d
 # ------------------------------------------------------------------- predict
 @app.command("predict")
 def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit train`.")],
-            out: Annotated[Path, typer.Option(help="CSV file for the predictions.")],
+            out: Annotated[Path, typer.Option(
+                help="CSV file for the predictions (a .meta.json beside it records how).")],
             expression: ExpressionOpt = None, drugs: DrugsOpt = None,
             pairs: Annotated[Path | None, typer.Option(
                 help="Optional table of cell, drug pairs to score.")] = None,
+            missing_genes: Annotated[str, typer.Option(
+                help="Genes the model reads that the expression file lacks: 'impute' (training "
+                     "mean) or 'error'.")] = "impute",
+            max_missing: Annotated[float, typer.Option(
+                help="Refuse when more than this share of the model's genes is missing.")] = 0.2,
+            standardise: Annotated[str, typer.Option(
+                help="'none', or 'within': z-score each gene within the file and map it onto "
+                     "the training cells' mean and sd (for files on another scale).")] = "none",
             ) -> None:
     """Predict with a trained run for new cells (expression) and/or new drugs (SMILES).
 
     Without --pairs, every given cell is paired with every given drug; cells
-    or drugs not given are taken from the training dataset.
+    or drugs not given are taken from the training dataset. Missing genes are
+    imputed (and counted), a file on another scale is flagged, drugs that are
+    training drugs under another name are matched by structure or name, and a
+    non-finite prediction is an error (exit code 2, nothing written).
     """
     from drpkit.atomic import atomic_file
-    from drpkit.data import DataSpec
-    from drpkit.data.container import read_cell_matrix, read_smiles_table
-    from drpkit.data.readers import read_table, require_columns
-    from drpkit.experiment.crossval import sensitivity_score
-    from drpkit.models import load_model
+    from drpkit.predict import match_summary, predict_run
+    from drpkit.runs import write_json
 
-    config_path = run / "config.json"
-    if not config_path.exists():
-        raise DataError(f"{run}: no config.json; not a drpkit run directory")
-    config = json.loads(config_path.read_text())
-    model = load_model(run / "model")
-    data = DataSpec(**config["data"]).load()
-    new_cells, new_drugs = list(data.cells), list(data.drugs)
-    if expression is not None:
-        matrix = read_cell_matrix(expression)
-        base = data.cell_views.get("expression")
-        data.cell_views["expression"] = matrix if base is None else pd.concat(
-            [base.loc[~base.index.isin(matrix.index)], matrix.reindex(columns=base.columns)])
-        new_cells = list(matrix.index)
-    if drugs is not None:
-        smiles = read_smiles_table(drugs)
-        data.smiles = pd.concat([data.smiles.loc[~data.smiles.index.isin(smiles.index)], smiles])
-        data.drug_views = {}
-        new_drugs = list(smiles.index)
-    if pairs is not None:
-        table = read_table(pairs)
-        require_columns(table, ["cell", "drug"], path=pairs)
-        table = table[["cell", "drug"]].astype(str)
-    else:
-        table = pd.MultiIndex.from_product([new_cells, new_drugs],
-                                           names=["cell", "drug"]).to_frame(index=False)
-    prediction = model.predict(data, table)
-    result = table.assign(score=sensitivity_score(data, table, prediction))
-    if "value" in prediction:
-        result.insert(2, "value", prediction["value"].to_numpy())
+    if missing_genes not in ("impute", "error"):
+        raise DataError(f"--missing-genes must be 'impute' or 'error', got {missing_genes!r}")
+    if standardise not in ("none", "within"):
+        raise DataError(f"--standardise must be 'none' or 'within', got {standardise!r}")
+    outcome = predict_run(run, expression, drugs, pairs, missing_genes=missing_genes,
+                          max_missing=max_missing, standardise=standardise)
+    for line in match_summary(outcome.report):
+        typer.echo(line)
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    meta = out.with_name(out.stem + ".meta.json") if out.suffix else \
+        out.with_name(out.name + ".meta.json")
     with atomic_file(out) as tmp:
-        result.to_csv(tmp, index=False)
-    typer.echo(f"{len(result)} predictions ({model.name}) written to {out}")
+        outcome.predictions.to_csv(tmp, index=False)
+    with atomic_file(meta) as tmp:
+        write_json(tmp, {**outcome.report, "predictions": str(out)})
+    typer.echo(f"{len(outcome.predictions)} predictions ({outcome.report['model']}) written to "
+               f"{out} (how: {meta})")
+
+
+def _click_exceptions():
+    """The module of the click exceptions typer raises: recent typer vendors
+    click as ``typer._click``, older typer raises click's own."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - typer without a vendored click
+        from click import exceptions
+    return exceptions
+
+
+def _innermost_context(exc: BaseException):
+    """The deepest click context on ``exc``'s traceback. The option parser raises
+    some usage errors (an option missing its value) without one, and the
+    context, which names the subcommand, is needed for its usage line."""
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("ctx")
+        if hasattr(candidate, "get_usage") and hasattr(candidate, "command_path"):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
+def _show_usage_error(exc) -> None:
+    """Usage line, help hint and a one-line ``error:`` message on stderr: click's
+    plain form (not typer's boxes), in drpkit's ``error:`` style."""
+    ctx = getattr(exc, "ctx", None) or _innermost_context(exc)
+    if ctx is not None:
+        typer.echo(ctx.get_usage(), err=True)
+        if ctx.command.get_help_option(ctx) is not None:
+            typer.echo(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.",
+                       err=True)
+    typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+
+
+def _debug_requested() -> bool:
+    """``--debug`` was given or DRPKIT_DEBUG is set to anything but empty/0/false/no."""
+    env = os.environ.get("DRPKIT_DEBUG", "").strip().lower()
+    return _DEBUG["traceback"] or env not in ("", "0", "false", "no")
 
 
 def main() -> None:
-    """Entry point: run the app, printing drpkit errors as one line (exit code 2)."""
+    """Entry point: run the app and turn every way it ends into output and an exit code.
+
+    The app runs with ``standalone_mode=False`` so that errors reach this
+    function instead of typer's handler, which prints tracebacks:
+
+    * drpkit errors (bad input, unknown names): ``error: ...``, exit 2;
+    * usage errors (unknown command or option, missing or extra argument, bad
+      value): usage line, help hint, ``error: ...``, exit 2;
+    * a bare ``drpkit`` or ``drpkit data``: the help, exit 0;
+    * ``typer.Exit(code)`` in a command (returned, not raised, without
+      standalone mode) and Ctrl-C (130): that code;
+    * anything else is a bug: one line naming it and how to see the traceback,
+      exit 1; with ``--debug`` or ``DRPKIT_DEBUG=1`` the exception propagates
+      and Python prints the traceback.
+    """
+    errors = _click_exceptions()
+    _DEBUG["traceback"] = False
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except DrpkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        sys.exit(getattr(exc, "exit_code", getattr(exc, "code", 0)))
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except getattr(errors, "NoArgsIsHelpError", ()) as exc:
+        help_text = exc.format_message()  # empty when rich has printed the help already
+        if help_text:
+            typer.echo(help_text)
+        sys.exit(0)
+    except errors.UsageError as exc:
+        _show_usage_error(exc)
+        sys.exit(exc.exit_code)
+    except errors.ClickException as exc:
+        typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _debug_requested():
+            raise
+        lines = str(exc).strip().splitlines()
+        name = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        typer.echo(f"error: internal error ({name}); run again with --debug "
+                   "(drpkit --debug COMMAND ...) or DRPKIT_DEBUG=1 for the traceback", err=True)
+        sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from drpkit.data.container import DrugResponseData
-from drpkit.data.ids import drug_key
+from drpkit.data.drug_matching import match_drug_names
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc, evaluate_predictions, pcc
 from drpkit.experiment.crossval import PAIR, additive_baseline, fold_metrics, scored_frame
@@ -59,30 +59,10 @@ class TransferOutcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def structure_key(smiles: str) -> str | None:
-    """First block of the InChIKey (atom connectivity), or None if unparsable."""
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) else None
-    return Chem.MolToInchiKey(mol)[:14] if mol is not None else None
-
-
 def match_drugs(source: DrugResponseData, target: DrugResponseData) -> dict[str, str]:
     """Target drug -> source drug name, by structure first, then by normalised name."""
-    by_structure: dict[str, str] = {}
-    for drug in source.drugs:
-        key = structure_key(source.smiles.get(drug))
-        if key:
-            by_structure.setdefault(key, drug)
-    by_name = {drug_key(d): d for d in source.drugs}
-    out = {}
-    for drug in target.drugs:
-        match = by_structure.get(structure_key(target.smiles.get(drug))) or \
-            by_name.get(drug_key(drug))
-        if match is not None:
-            out[drug] = match
-    return out
+    matches = match_drug_names(source.drugs, source.smiles, target.drugs, target.smiles)
+    return {drug: match.reference for drug, match in matches.items()}
 
 
 def _zscore_per_gene(frame: pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,11 @@ MODEL_FILE = "model.json"
 
 
 class ModelConfig(BaseModel):
-    """Hyperparameters shared by every model; subclasses add their own fields."""
+    """Hyperparameters shared by every model; subclasses add their own fields.
+
+    Attributes:
+        seed: seeds weight initialisation, batching and any randomised choice.
+    """
 
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
@@ -84,6 +88,15 @@ class DRPModel(ABC):
         Returns a frame with the columns named in ``outputs``: ``value`` (predicted
         response) and/or ``score`` (probability of sensitivity).
         """
+
+    def input_genes(self) -> dict[str, list[str]] | None:
+        """Features each cell view of the *fitted* model reads (view -> gene symbols).
+
+        ``drpkit predict`` checks a user's expression file against these (missing
+        genes, scale). None: the model does not say, and every column of the
+        training view is assumed; ``{}``: it reads no cell features.
+        """
+        return None
 
     # ------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:

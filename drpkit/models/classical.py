@@ -52,6 +52,9 @@ class _FeatureModel(DRPModel):
         x = self.featurizer_.transform(data, pairs)
         return pd.DataFrame({"value": self._predict_array(x)}, index=pairs.index)
 
+    def input_genes(self) -> dict[str, list[str]]:
+        return {"expression": [str(g) for g in self.featurizer_.genes_]}
+
     def _fit_estimator(self, x, y, xv, yv) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -60,6 +63,14 @@ class _FeatureModel(DRPModel):
 
 
 class LinearConfig(BaselineConfig):
+    """Hyperparameters of ridge and elastic net.
+
+    Attributes:
+        alphas: penalty grid; the value with the lowest validation RMSE is kept
+            (elastic net divides it by 1000: its penalty is per sample).
+        l1_ratio: elastic net's L1 share of the penalty.
+    """
+
     # Enough drug components to span every training drug, so a linear model can
     # represent per-drug means (GDSC has <= 300 drugs).
     cell_components: int = 128
@@ -154,6 +165,17 @@ class _TreeModel(_FeatureModel):
 
 
 class GBMConfig(BaselineConfig):
+    """Hyperparameters of histogram gradient boosting.
+
+    Attributes:
+        max_trees: most boosting iterations.
+        step: trees added between two validation checks.
+        patience_steps: checks without a lower validation RMSE before stopping.
+        learning_rate: shrinkage of each tree.
+        max_leaf_nodes: leaves per tree.
+        min_samples_leaf: smallest leaf.
+    """
+
     cell_components: int = 48
     drug_components: int = 24
     max_trees: int = 300
@@ -197,6 +219,15 @@ class GradientBoostingBaseline(_TreeModel):
 
 
 class ForestConfig(BaselineConfig):
+    """Hyperparameters of the random forest.
+
+    Attributes:
+        n_estimators: trees.
+        max_features: share of features tried at each split.
+        min_samples_leaf: smallest leaf.
+        max_samples: share of training pairs drawn for each tree (None = all).
+    """
+
     n_estimators: int = 100
     max_features: float = 0.3
     min_samples_leaf: int = 5

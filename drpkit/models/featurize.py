@@ -24,7 +24,17 @@ STATE_FILE = "features.npz"
 
 
 class FeatureConfig(BaseModel):
-    """How pairs are encoded (part of every baseline's config)."""
+    """How pairs are encoded (part of every baseline's config).
+
+    Attributes:
+        n_genes: keep the most variable genes among training cells.
+        cell_components: principal components of the z-scored expression
+            (fitted on training cells).
+        drug_fingerprint: drug fingerprint (``morgan``, ``pubchem``, ``maccs``
+            or a stored drug view).
+        drug_components: principal components of the fingerprints (fitted on
+            training drugs).
+    """
 
     model_config = ConfigDict(extra="forbid")
     n_genes: int = 2000

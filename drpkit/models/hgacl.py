@@ -633,6 +633,9 @@ class HGACL(EarlyStoppingModel):
         return pd.DataFrame(out.view_weights.numpy(), index=self.cells_, columns=self.view_names)
 
     # ---------------------------------------------------------- persistence
+    def input_genes(self) -> dict[str, list[str]]:
+        return {view.name: [str(g) for g in view.columns] for view in self.views_}
+
     def save_state(self, directory: Path) -> None:
         arrays = {"cells": self.cells_, "drugs": self.drugs_, "edge_index": self.edge_index_,
                   **self.drug_view_.to_arrays("drug_")}

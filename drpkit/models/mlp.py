@@ -25,6 +25,15 @@ from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, sel
 
 
 class MLPConfig(BaselineConfig):
+    """Hyperparameters of the MLP baseline.
+
+    Attributes:
+        hidden: sizes of the hidden layers.
+        dropout: dropout after each hidden layer.
+        batch_size: training pairs per step.
+        trainer: optimisation; early stopping on validation RMSE.
+    """
+
     hidden: list[int] = Field(default_factory=lambda: [512, 256])
     dropout: float = 0.2
     batch_size: int = 1024
@@ -102,6 +111,9 @@ class MLPBaseline(EarlyStoppingModel):
         x = torch.from_numpy(self.featurizer_.transform(data, pairs)).to(device)
         out = torch.cat([module(chunk) for chunk in x.split(65536)]).squeeze(-1).cpu().numpy()
         return pd.DataFrame({"value": out * self.y_std_ + self.y_mean_}, index=pairs.index)
+
+    def input_genes(self) -> dict[str, list[str]]:
+        return {"expression": [str(g) for g in self.featurizer_.genes_]}
 
     def save_state(self, directory: Path) -> None:
         self.featurizer_.save(directory)

@@ -20,9 +20,13 @@ STATE_FILE = "effects.json"
 
 
 class NaiveConfig(ModelConfig):
-    """Config of the naive baselines."""
+    """Config of the naive baselines.
 
-    n_iterations: int = 10  # alternating updates of the additive model
+    Attributes:
+        n_iterations: alternating least-squares updates of the additive models.
+    """
+
+    n_iterations: int = 10
 
 
 def _lookup(effects: pd.Series, ids: pd.Series) -> np.ndarray:
@@ -59,6 +63,9 @@ class _NaiveModel(DRPModel):
         value = (self.mean_ + _lookup(self.cell_effect_, pairs["cell"])
                  + _lookup(self.drug_effect_, pairs["drug"]))
         return pd.DataFrame({"value": value}, index=pairs.index)
+
+    def input_genes(self) -> dict[str, list[str]]:
+        return {}  # means of responses only
 
     def save_state(self, directory: Path) -> None:
         state = {"mean": self.mean_, "cell": self.cell_effect_.to_dict(),

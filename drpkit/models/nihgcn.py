@@ -440,6 +440,9 @@ class _GraphModel(EarlyStoppingModel):
         net.cpu()
         return pd.DataFrame(out, index=pairs.index)
 
+    def input_genes(self) -> dict[str, list[str]]:
+        return {"expression": [str(g) for g in self.genes_]}
+
     # ---------------------------------------------------------- persistence
     def save_state(self, directory: Path) -> None:
         np.savez(directory / STATE_FILE, cells=self.cells_, drugs=self.drugs_,

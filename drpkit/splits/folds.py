@@ -54,6 +54,9 @@ def make_folds(data: DrugResponseData, kind: str, n_folds: int = 5, seed: int = 
             (the inner split uses ``round(1 / val_fraction)`` parts and keeps one).
     """
     splitter = SPLITS.get(kind)
+    if n_folds < 2:
+        raise DataError(f"k-fold splits need at least 2 folds, got {n_folds} (to fit on every "
+                        "pair, use the split 'none': a validation part and no test part)")
     if not 0 < val_fraction < 0.5:
         raise DataError(f"val_fraction must be in (0, 0.5), got {val_fraction}")
     frame = split_frame(data)
@@ -66,6 +69,21 @@ def make_folds(data: DrugResponseData, kind: str, n_folds: int = 5, seed: int = 
         folds.append(Fold(kind, k, seed, np.sort(train_rows[inner_train]),
                           np.sort(train_rows[inner_val]), np.sort(test_rows)))
     return folds
+
+
+def holdout_fold(data: DrugResponseData, seed: int = 0, val_fraction: float = 0.1) -> Fold:
+    """Every pair trains except a random validation part; no test part (split ``none``).
+
+    For fitting a model to keep (``drpkit train --split none``): validation
+    pairs drive early stopping, the decision threshold and penalties, as in
+    any fold; nothing is held out for testing, so the metrics such a run
+    reports are validation metrics.
+    """
+    if not 0 < val_fraction < 0.5:
+        raise DataError(f"val_fraction must be in (0, 0.5), got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    train, val = SPLITS.get("random")(split_frame(data), max(2, round(1 / val_fraction)), rng)[0]
+    return Fold("none", 0, seed, np.sort(train), np.sort(val), np.zeros(0, dtype=int))
 
 
 def check_fold(data: DrugResponseData, fold: Fold) -> None:

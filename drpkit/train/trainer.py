@@ -29,7 +29,23 @@ from drpkit.train.device import seed_everything, select_device
 
 
 class TrainerConfig(BaseModel):
-    """Optimisation settings shared by all torch models."""
+    """Optimisation settings shared by all torch models.
+
+    Attributes:
+        max_epochs: most epochs of an early-stopping run.
+        patience: stop after this many epochs without a validation improvement.
+        min_delta: smallest change of the monitored validation metric that
+            counts as an improvement.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay (L2 penalty).
+        grad_clip: clip the gradient norm to this value; None = no clipping.
+        device: ``auto`` (CUDA when available, else CPU; ``DRPKIT_DEVICE``
+            overrides), ``cpu`` or ``cuda:N``.
+        progress: show a progress bar; None = only on an interactive terminal.
+        eval_every: validate every this many epochs.
+        refit: after early stopping, train a fresh network on training +
+            validation pairs for the number of epochs validation chose.
+    """
 
     model_config = ConfigDict(extra="forbid")
     max_epochs: int = 200

@@ -1,0 +1,349 @@
+"""Predicting with a trained run for a user's cells and drugs (``drpkit predict``).
+
+A user's expression file rarely matches the training data exactly: another
+platform lacks some genes, another pipeline leaves values on another scale,
+a known drug arrives under another name. Each of these used to give silent
+garbage (NaN or constant predictions written with exit code 0). Here each is
+handled by a documented rule, counted and reported:
+
+* **Missing genes.** The genes the fitted model reads (``model.input_genes()``)
+  that the file lacks are imputed with the training cells' mean of that gene
+  (so the model sees an average value, a z-score of 0) when at most
+  ``max_missing`` (default 20%) of them are missing; above that, or with
+  ``missing_genes="error"``, prediction is refused.
+* **Scale.** The file's per-gene medians and spreads are compared with the
+  training cells' (:func:`scale_check`); a file far off (e.g. log2 values
+  against an already normalised training matrix) gets a warning, and
+  ``standardise="within"`` z-scores each gene within the file and maps it
+  onto the training cells' mean and sd (the moment matching the transfer
+  runner does per dataset).
+* **Drugs.** A drug of the user's file that is a training drug by structure
+  (InChIKey connectivity) or normalised name is predicted as that training
+  drug (:mod:`drpkit.data.drug_matching`); the output keeps the user's name.
+* **Outputs.** A non-finite prediction is an error naming the cells and
+  drugs affected, and nothing is written; predictions that are constant
+  across a drug's cells, from a model that reads cell features, are warned about.
+
+The statistics used (training cells' per-gene mean, sd, median) come from the
+run's training part only.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from drpkit.data.container import DrugResponseData, read_cell_matrix, read_smiles_table
+from drpkit.data.drug_matching import match_drug_names
+from drpkit.data.readers import read_table, require_columns
+from drpkit.errors import DataError
+from drpkit.models import DRPModel, load_model
+
+REFERENCE_FILE = "expression_reference.parquet"
+MissingGenes = Literal["impute", "error"]
+Standardise = Literal["none", "within"]
+# scale_check flags a file whose typical gene is this many training sds away
+# from the training median, or whose spread differs by more than this factor.
+LOCATION_LIMIT = 2.0
+SPREAD_FACTOR = 3.0
+MIN_CELLS_FOR_SPREAD = 5
+
+
+@dataclass
+class PredictionOutcome:
+    """Predictions in the user's spelling, with what was done to get them.
+
+    Attributes:
+        predictions: columns ``cell, drug`` (as the user gave them), ``value``
+            (when the model predicts one) and ``score`` (higher = more sensitive).
+        report: JSON-able record of gene imputation, scale check, drug matching
+            and settings (written next to the CSV by the CLI).
+        warnings: human-readable warnings (also inside ``report``).
+    """
+
+    predictions: pd.DataFrame
+    report: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------- run directory
+def load_run(run: str | Path) -> tuple[dict, DRPModel, DrugResponseData]:
+    """The config, fitted model and training dataset of a ``drpkit train`` run."""
+    from drpkit.data import DataSpec
+
+    run = Path(run)
+    config_path = run / "config.json"
+    if not config_path.exists():
+        raise DataError(f"{run}: no config.json; not a drpkit run directory")
+    config = json.loads(config_path.read_text())
+    model = load_model(run / "model")
+    return config, model, DataSpec(**config["data"]).load()
+
+
+def training_rows(config: dict, data: DrugResponseData) -> np.ndarray:
+    """Response rows the run's model was trained on (its fold's training part)."""
+    from drpkit.splits import holdout_fold, make_folds
+
+    if config["split"] == "none":
+        return holdout_fold(data, config["seed"]).train
+    return make_folds(data, config["split"], config["folds"], config["seed"])[config["fold"]].train
+
+
+def expression_reference(expression: pd.DataFrame, cells) -> pd.DataFrame:
+    """Per-gene ``mean``, ``sd`` and ``median`` of ``cells`` (genes as rows)."""
+    x = expression.loc[pd.Index(cells).intersection(expression.index)].to_numpy(np.float64)
+    if not len(x):
+        raise DataError("no training cell has expression; cannot build the reference statistics")
+    sd = x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(x.shape[1])
+    return pd.DataFrame({"mean": x.mean(axis=0), "sd": sd, "median": np.median(x, axis=0)},
+                        index=pd.Index(expression.columns.astype(str), name="gene"))
+
+
+def run_reference(run: Path, config: dict, data: DrugResponseData) -> pd.DataFrame:
+    """The training cells' expression statistics: stored with the run by
+    ``drpkit train``, else recomputed from the run's fold (older runs)."""
+    path = Path(run) / REFERENCE_FILE
+    if path.exists():
+        return pd.read_parquet(path)
+    cells = data.responses["cell"].iloc[training_rows(config, data)].unique()
+    return expression_reference(data.cell_view("expression"), cells)
+
+
+# ------------------------------------------------------------ expression file
+def scale_check(matrix: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
+    """How far the file's genes sit from the training cells' distribution.
+
+    ``location``: median over genes of |file median - training median| in
+    training sds; ``spread``: median over genes of file sd / training sd
+    (only with at least five cells). ``flagged`` when location > 2 or the
+    spread is off by more than a factor of 3.
+    """
+    genes = matrix.columns.intersection(reference.index)
+    ref = reference.loc[genes]
+    usable = ref["sd"].to_numpy() > 0
+    x = matrix[genes].to_numpy(np.float64)[:, usable]
+    sd_train = ref["sd"].to_numpy()[usable]
+    location = float(np.median(np.abs(np.median(x, axis=0) - ref["median"].to_numpy()[usable])
+                               / sd_train)) if usable.any() else float("nan")
+    spread = float("nan")
+    if len(x) >= MIN_CELLS_FOR_SPREAD and usable.any():
+        spread = float(np.median(x.std(axis=0, ddof=1) / sd_train))
+    flagged = bool(location > LOCATION_LIMIT or (np.isfinite(spread) and not
+                   1 / SPREAD_FACTOR <= spread <= SPREAD_FACTOR))
+    return {"genes_compared": int(usable.sum()), "location_shift_sd": round(location, 3),
+            "spread_ratio": None if np.isnan(spread) else round(spread, 3), "flagged": flagged}
+
+
+def standardise_within(matrix: pd.DataFrame, reference: pd.DataFrame,
+                       source: str) -> pd.DataFrame:
+    """Z-score each gene within the file, then map it onto the training
+    cells' mean and sd of that gene (genes unknown to training are kept as is)."""
+    if len(matrix) < 3:
+        raise DataError(f"{source}: --standardise within needs at least 3 cells to estimate "
+                        f"per-gene statistics; the file has {len(matrix)}")
+    genes = matrix.columns.intersection(reference.index)
+    x = matrix[genes].to_numpy(np.float64)
+    sd = x.std(axis=0, ddof=1)
+    z = np.divide(x - x.mean(axis=0), sd, out=np.zeros_like(x), where=sd > 0)
+    ref = reference.loc[genes]
+    out = matrix.copy()
+    out[genes] = (z * ref["sd"].to_numpy() + ref["mean"].to_numpy()).astype(np.float32)
+    return out
+
+
+def align_expression(matrix: pd.DataFrame, reference: pd.DataFrame, needed: list[str],
+                     *, policy: MissingGenes, max_missing: float,
+                     source: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The file on the training genes, missing ones imputed with the training mean.
+
+    Raises:
+        DataError: when genes the model reads are missing and ``policy`` is
+            ``"error"``, or more than ``max_missing`` of them are missing.
+    """
+    duplicated = matrix.columns[matrix.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(f"{source}: {len(duplicated)} gene column(s) appear more than once, "
+                        f"e.g. {list(duplicated[:5])}; keep one column per gene")
+    missing = [str(g) for g in needed if g not in matrix.columns]
+    share = len(missing) / max(len(needed), 1)
+    if missing and policy == "error":
+        raise DataError(f"{source}: lacks {len(missing)} of the {len(needed)} genes the model "
+                        f"reads, e.g. {missing[:5]} (--missing-genes impute fills them in)")
+    if share > max_missing:
+        raise DataError(f"{source}: lacks {len(missing)} of the {len(needed)} genes the model "
+                        f"reads ({share:.0%} > the {max_missing:.0%} allowed), e.g. "
+                        f"{missing[:5]}; predictions would mostly be imputation. Check that "
+                        "the columns are gene symbols, or raise --max-missing")
+    aligned = matrix.reindex(columns=reference.index)
+    absent = aligned.columns[aligned.isna().all(axis=0).to_numpy()]
+    aligned[absent] = np.broadcast_to(reference.loc[absent, "mean"].to_numpy(np.float32),
+                                      (len(aligned), len(absent)))
+    info = {"genes_read_by_model": len(needed), "genes_missing": len(missing),
+            "genes_imputed": len(missing), "missing_examples": missing[:20],
+            "extra_genes_ignored": len(matrix.columns.difference(reference.index))}
+    return aligned.astype(np.float32), info
+
+
+# -------------------------------------------------------------------- outputs
+def check_outputs(frame: pd.DataFrame, model: DRPModel) -> list[str]:
+    """Raise on non-finite predictions; warnings for constant ones per drug."""
+    columns = [c for c in ("value", "score") if c in frame]
+    bad = ~np.isfinite(frame[columns].to_numpy(np.float64)).all(axis=1)
+    if bad.any():
+        rows = frame.loc[bad]
+        raise DataError(
+            f"{int(bad.sum())} of {len(frame)} predictions are not finite (NaN or inf), for "
+            f"cell(s) {sorted(rows['cell'].unique())[:5]} and drug(s) "
+            f"{sorted(rows['drug'].unique())[:5]}; nothing was written. Check those cells' "
+            "expression for missing or non-numeric values")
+    warnings = []
+    genes = model.input_genes()
+    if genes == {} or not model.cell_views:
+        return warnings  # a model that reads no cell features predicts one value per drug
+    for column in columns:
+        per_drug = frame.groupby("drug")[column].agg(["nunique", "size"])
+        constant = per_drug.index[(per_drug["nunique"] == 1) & (per_drug["size"] > 1)]
+        if len(constant):
+            warnings.append(f"{column} is the same for every cell of {len(constant)} drug(s), "
+                            f"e.g. {list(constant[:5])}: the cells' expression may not be "
+                            "informative to this model (check genes and scale)")
+    return warnings
+
+
+# ---------------------------------------------------------------------- main
+def predict_run(run: str | Path, expression: str | Path | None = None,
+                drugs: str | Path | None = None, pairs: str | Path | None = None, *,
+                missing_genes: MissingGenes = "impute", max_missing: float = 0.2,
+                standardise: Standardise = "none") -> PredictionOutcome:
+    """Predict with run ``run`` for new cells (``expression``) and/or drugs (``drugs``).
+
+    Without ``pairs`` every given cell meets every given drug; cells or drugs
+    not given are the training dataset's. See the module docstring for the
+    rules applied to genes, scale, drug names and outputs.
+    """
+    from drpkit.experiment.crossval import sensitivity_score
+
+    if not 0 <= max_missing <= 1:
+        raise DataError(f"--max-missing must be between 0 and 1, got {max_missing}")
+    run = Path(run)
+    config, model, data = load_run(run)
+    report: dict[str, Any] = {"run": str(run), "model": model.name,
+                              "missing_genes": missing_genes, "max_missing": max_missing,
+                              "standardise": standardise}
+    warnings: list[str] = []
+    new_cells, new_drugs = list(data.cells), list(data.drugs)
+    if expression is not None:
+        new_cells = _add_expression(data, run, config, model, expression, report, warnings,
+                                    missing_genes=missing_genes, max_missing=max_missing,
+                                    standardise=standardise)
+    renamed: dict[str, str] = {}
+    if drugs is not None:
+        new_drugs, renamed = _add_drugs(data, drugs, report)
+    if pairs is not None:
+        table = read_table(pairs)
+        require_columns(table, ["cell", "drug"], path=pairs)
+        table = table[["cell", "drug"]].astype(str).reset_index(drop=True)
+    else:
+        table = pd.MultiIndex.from_product([new_cells, new_drugs],
+                                           names=["cell", "drug"]).to_frame(index=False)
+    query = table.assign(drug=table["drug"].map(lambda d: renamed.get(d, d)))
+    _require_known(query, data, pairs or expression or run)
+    prediction = model.predict(data, query)
+    result = table.assign(score=sensitivity_score(data, query, prediction))
+    if "value" in prediction:
+        result.insert(2, "value", prediction["value"].to_numpy())
+    warnings += check_outputs(result, model)
+    report["pairs"] = len(result)
+    report["warnings"] = warnings
+    return PredictionOutcome(result, report, warnings)
+
+
+def _add_expression(data: DrugResponseData, run: Path, config: dict, model: DRPModel,
+                    path: str | Path, report: dict, warnings: list[str], *,
+                    missing_genes: MissingGenes, max_missing: float,
+                    standardise: Standardise) -> list[str]:
+    """Put the file's cells into ``data``'s expression view; returns their ids."""
+    matrix = read_cell_matrix(path)
+    reference = run_reference(run, config, data)
+    declared = model.input_genes()
+    needed = list(reference.index) if declared is None else list(declared.get("expression", []))
+    scale = scale_check(matrix, reference)
+    report["scale_check"] = scale
+    if scale["flagged"] and standardise == "none":
+        warnings.append(
+            f"{path}: its values look like another scale than the training data (typical gene "
+            f"{scale['location_shift_sd']} training sds from the training median, spread ratio "
+            f"{scale['spread_ratio']}); consider --standardise within")
+    if standardise == "within":
+        matrix = standardise_within(matrix, reference, str(path))
+    aligned, info = align_expression(matrix, reference, needed, policy=missing_genes,
+                                     max_missing=max_missing, source=str(path))
+    report["genes"] = info
+    report["cells_given"] = len(aligned)
+    base = data.cell_views.get("expression")
+    data.cell_views["expression"] = aligned if base is None else pd.concat(
+        [base.loc[~base.index.isin(aligned.index)], aligned.reindex(columns=base.columns)])
+    return list(aligned.index)
+
+
+def _add_drugs(data: DrugResponseData, path: str | Path,
+               report: dict) -> tuple[list[str], dict[str, str]]:
+    """Add the file's drugs to ``data``; those that are training drugs are
+    renamed to them. Returns the user's drug names and the renaming."""
+    smiles = read_smiles_table(path)
+    matches = match_drug_names(data.drugs, data.smiles, list(smiles.index), smiles)
+    renamed = {drug: match.reference for drug, match in matches.items()}
+    new = smiles.loc[~smiles.index.isin(list(renamed))]
+    data.smiles = pd.concat([data.smiles.loc[~data.smiles.index.isin(new.index)], new])
+    data.drug_views = {}
+    report["drugs"] = {
+        "given": len(smiles),
+        "matched_by_structure": sum(m.rule == "structure" for m in matches.values()),
+        "matched_by_name": sum(m.rule == "name" for m in matches.values()),
+        "new": len(new),
+        "matches": {d: {"training_drug": m.reference, "rule": m.rule}
+                    for d, m in matches.items() if d != m.reference},
+    }
+    return list(smiles.index), renamed
+
+
+def _require_known(query: pd.DataFrame, data: DrugResponseData, source) -> None:
+    expression = data.cell_views.get("expression")
+    if expression is not None:
+        unknown = sorted(set(query["cell"]) - set(expression.index))
+        if unknown:
+            raise DataError(f"{source}: {len(unknown)} cell(s) have no expression in the file "
+                            f"or the training data, e.g. {unknown[:5]}")
+    known = set(data.smiles.index) | set(data.drugs)
+    unknown = sorted(set(query["drug"]) - known)
+    if unknown:
+        raise DataError(f"{source}: {len(unknown)} drug(s) are neither training drugs nor in "
+                        f"--drugs, e.g. {unknown[:5]}")
+
+
+def match_summary(report: dict) -> list[str]:
+    """Lines for the terminal: genes imputed, scale check, drugs matched."""
+    lines = []
+    genes = report.get("genes")
+    if genes:
+        lines.append(f"genes: the model reads {genes['genes_read_by_model']}; "
+                     f"{genes['genes_missing']} missing from the file and imputed with the "
+                     f"training mean; {genes['extra_genes_ignored']} extra column(s) ignored")
+    scale = report.get("scale_check")
+    if scale:
+        lines.append(f"scale: typical gene {scale['location_shift_sd']} training sds from the "
+                     f"training median, spread ratio {scale['spread_ratio']} "
+                     f"({'FLAGGED' if scale['flagged'] else 'ok'}); standardise="
+                     f"{report['standardise']}")
+    drugs = report.get("drugs")
+    if drugs:
+        lines.append(f"drugs: {drugs['given']} given; {drugs['matched_by_structure']} are "
+                     f"training drugs by structure, {drugs['matched_by_name']} by name, "
+                     f"{drugs['new']} new")
+        for drug, match in drugs["matches"].items():
+            lines.append(f"  {drug} -> {match['training_drug']} ({match['rule']})")
+    return lines
