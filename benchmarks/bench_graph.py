@@ -22,13 +22,18 @@ each model on a graph of the given size, with synthetic expression of
 real ``gdsc-nihgcn`` one). Reports seconds per epoch with the exact input
 compression on and off, e.g. at the reference code's sizes::
 
-    .venv/bin/python benchmarks/bench_graph.py epochs --genes 17737 --epochs 20
+    .venv/bin/python benchmarks/bench_graph.py epochs --genes 17737 --epochs 20 \\
+        --out benchmarks/results/epochs_gdsc_nihgcn.jsonl
+
+(``--out`` appends one JSON line per measurement, with the torch thread count.)
 
 ``table``: print the Markdown table (mean +- sd over folds) of JSON-lines files.
+Only this sub-command runs without torch (the others import it when they run).
 
-Peak memory is the process's maximum resident set size (``ru_maxrss``) after
-the fold, i.e. including the dataset and everything loaded before it; run
-one model per process for a per-model figure.
+Peak memory is the process's maximum resident set size (``ru_maxrss``, in MiB)
+after the fold, i.e. including the dataset and everything loaded before it; run
+one model per process for a per-model figure. Each ``cv`` line also records the
+torch thread count and the date.
 """
 from __future__ import annotations
 
@@ -45,11 +50,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drpkit.data import load_dataset
-from drpkit.experiment import run_fold
-from drpkit.models import MODELS, create_model
-from drpkit.splits import Fold, make_folds
-
 REPORTED = ["auroc", "auprc", "acc", "f1", "mcc", "precision", "recall",
             "drug_auroc_mean", "cell_auroc_mean", "pcc", "scc", "rmse", "drug_pcc_mean"]
 
@@ -63,14 +63,23 @@ def _key(row: dict) -> tuple:
             json.dumps(row["params"], sort_keys=True), row.get("protocol", "honest"))
 
 
-def upstream_fold(fold: Fold) -> Fold:
+def upstream_fold(fold):
     """The authors' protocol, for comparison only: train on everything but the
     test fold and pick the epoch (and threshold) on the test fold itself."""
+    from drpkit.splits import Fold
+
     train = np.sort(np.concatenate([fold.train, fold.val]))
     return Fold(fold.kind, fold.fold, fold.seed, train, fold.test, fold.test)
 
 
 def cmd_cv(args: argparse.Namespace) -> None:
+    import torch
+
+    from drpkit.data import load_dataset
+    from drpkit.experiment import run_fold
+    from drpkit.models import MODELS
+    from drpkit.splits import make_folds
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
@@ -102,7 +111,8 @@ def cmd_cv(args: argparse.Namespace) -> None:
             history = getattr(result.fitted, "history_", None)
             row.update({k: float(result.metrics[k]) for k in REPORTED if k in result.metrics})
             row.update({"fit_s": round(result.seconds, 1), "total_s": round(total, 1),
-                        "peak_rss_mb": round(peak_rss_mb())})
+                        "peak_rss_mb": round(peak_rss_mb()), "threads": torch.get_num_threads(),
+                        "date": time.strftime("%Y-%m-%d")})
             if history is not None:
                 row.update({"epochs": history.epochs_run, "best_epoch": history.best_epoch + 1,
                             "s_per_epoch": round(history.seconds / max(history.epochs_run, 1),
@@ -117,6 +127,9 @@ def cmd_cv(args: argparse.Namespace) -> None:
 def cmd_epochs(args: argparse.Namespace) -> None:
     import torch
 
+    from drpkit.data import load_dataset
+    from drpkit.models import create_model
+    from drpkit.splits import make_folds
     from drpkit.train import TrainerConfig
 
     data = load_dataset("gdsc-nihgcn")
@@ -140,6 +153,14 @@ def cmd_epochs(args: argparse.Namespace) -> None:
             per_epoch = h.seconds / h.epochs_run
             print(f"| {model} | {args.genes} | {compress} | {per_epoch:.3f} | "
                   f"{torch.get_num_threads()} |", flush=True)
+            if args.out:  # one complete line per measurement
+                row = {"model": model, "dataset": "gdsc-nihgcn", "genes": args.genes,
+                       "compress_inputs": compress, "epochs": h.epochs_run,
+                       "seconds": round(h.seconds, 2), "s_per_epoch": round(per_epoch, 4),
+                       "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
+                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -247,6 +268,8 @@ def main() -> None:
     ep.add_argument("--genes", type=int, default=17737)
     ep.add_argument("--epochs", type=int, default=20)
     ep.add_argument("--models", default="nihgcn,mtigcn")
+    ep.add_argument("--out", default=None,
+                    help="also append one JSON line per measurement to this file")
     ep.set_defaults(func=cmd_epochs)
     tb = sub.add_parser("table", help="Markdown table of JSON-lines results")
     tb.add_argument("files", nargs="+")

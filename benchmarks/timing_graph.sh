@@ -3,7 +3,8 @@
 # seed 0) of GDSC (gdsc-nihgcn) and CCLE (ccle-nihgcn), one model per process so that the
 # peak RSS is the model's own.
 # Run it on an otherwise idle machine:  bash benchmarks/timing_graph.sh  (about 25 min)
-# Appends to benchmarks/results/timing_{gdsc,ccle}_nihgcn.jsonl (a finished line is never re-run).
+# Appends to benchmarks/results/timing_{gdsc,ccle}_nihgcn.jsonl (a finished line is never re-run),
+# epochs_gdsc_nihgcn.jsonl and (REFERENCE_SCHEDULE=1) schedule_gdsc_nihgcn.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -33,5 +34,7 @@ for spec in "nihgcn 1000" "mtigcn 2000"; do
       --params "{\"trainer\": {\"max_epochs\": $2, \"patience\": 1000000}}"
 done
 fi
-# seconds per epoch at the reference code's sizes (17,737 genes, 1024/1024), compression on/off
-$PY benchmarks/bench_graph.py epochs --genes 17737 --epochs 20
+# seconds per epoch at the reference code's sizes (17,737 genes, 1024/1024), compression on/off;
+# one JSON line per measurement (with the thread count) in epochs_gdsc_nihgcn.jsonl
+$PY benchmarks/bench_graph.py epochs --genes 17737 --epochs 20 \
+    --out benchmarks/results/epochs_gdsc_nihgcn.jsonl

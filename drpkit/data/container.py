@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drpkit.data.labels import apply_label_rule
+from drpkit.data.labels import apply_label_rule, fold_labels
 from drpkit.data.readers import read_table, require_columns
 from drpkit.errors import DataError
 
@@ -102,6 +102,19 @@ class DrugResponseData:
         responses = self.responses.assign(label=labels.to_numpy())
         return replace(self, responses=responses, notes=[*self.notes, f"labels: {rule}"],
                        label_rule=rule)
+
+    def with_fold_labels(self, train_rows: np.ndarray,
+                         parts: list[np.ndarray]) -> DrugResponseData:
+        """Copy whose labels are refitted on ``train_rows`` (see ``labels.fold_labels``).
+
+        Rules that need no fitting return ``self`` unchanged.
+        """
+        labels = fold_labels(self.responses, self.label_rule, self.sensitive_if, train_rows,
+                             parts)
+        if labels is None:
+            return self
+        return replace(self, responses=self.responses.assign(label=labels),
+                       notes=[*self.notes, "labels fitted on the fold's training pairs"])
 
     def cell_view(self, name: str) -> pd.DataFrame:
         """Cells x features matrix of view ``name`` (raises listing available views)."""

@@ -9,6 +9,19 @@ Rules are registered by name so the CLI and configs can pick one:
   TableS5C thresholds used by NIHGCN/MTIGCN/HGACL-DRP).
 * ``value:X``: one user threshold for every drug.
 * ``given``: keep the labels the dataset came with.
+
+Rules that read other pairs' responses (``zscore``: a drug's mean and sd) are
+*fitted per fold* (:func:`fold_labels`): the per-drug statistics come from
+the fold's training pairs only and are applied to its validation and test
+pairs, so no held-out response shapes a training label. A drug with no
+training pair (drug-blind, disjoint splits) is labelled by its own response
+distribution within the part it is held out in (validation or test); those
+statistics make labels only and never reach a model. The labels a dataset
+carries from loading (``with_labels``) are for description (``drpkit data
+info``) and for splitting by label (the papers' ``nihgcn-*`` protocols, meant
+for ``given`` labels). ``given``, ``threshold-table`` and ``value:X`` label
+each pair from its own value and a fixed threshold, as the papers define
+them, so they need no fitting.
 """
 from __future__ import annotations
 
@@ -37,10 +50,64 @@ def _oriented(values: pd.Series, sensitive_if: str) -> pd.Series:
 def zscore_labels(responses: pd.DataFrame, sensitive_if: str, thresholds=None) -> pd.Series:
     """1 where the per-drug z-score of the (oriented) response is below -0.8."""
     oriented = _oriented(responses["value"], sensitive_if)
-    grouped = oriented.groupby(responses["drug"])
-    std = grouped.transform("std").replace(0.0, np.nan)
-    z = (oriented - grouped.transform("mean")) / std
-    return (z < ZSCORE_CUTOFF).astype(float)
+    return _zscore_apply(oriented, responses["drug"], _zscore_stats(oriented, responses["drug"]))
+
+
+def _zscore_stats(oriented: pd.Series, drugs: pd.Series) -> pd.DataFrame:
+    """Per-drug mean and sd (ddof 1; 0 -> NaN, which labels every pair 0)."""
+    stats = oriented.groupby(drugs.to_numpy()).agg(["mean", "std"])
+    stats["std"] = stats["std"].replace(0.0, np.nan)
+    return stats
+
+
+def _zscore_apply(oriented: pd.Series, drugs: pd.Series, stats: pd.DataFrame) -> pd.Series:
+    """Labels from per-drug statistics; NaN for drugs ``stats`` lacks."""
+    mean, std = drugs.map(stats["mean"]), drugs.map(stats["std"])
+    labels = ((oriented - mean) / std < ZSCORE_CUTOFF).astype(float)
+    labels[mean.isna().to_numpy()] = np.nan
+    return labels
+
+
+# Rules whose labels depend on other pairs' responses, and so are refitted per fold.
+FITTED_RULES = ("zscore",)
+
+
+def fold_labels(responses: pd.DataFrame, rule: str, sensitive_if: str, train_rows: np.ndarray,
+                parts: list[np.ndarray]) -> np.ndarray | None:
+    """Labels of every row under a fitted rule, fitted on ``train_rows`` only.
+
+    Args:
+        responses: the whole response table (``drug``, ``value``).
+        rule: the dataset's label rule; None is returned for rules that need
+            no fitting (their load-time labels stand).
+        sensitive_if: ``"low"`` or ``"high"``.
+        train_rows: positional rows of the fold's training part.
+        parts: positional rows of each held-out part (validation, test).
+
+    Returns:
+        float labels (1 / 0 / NaN) aligned with ``responses``: training rows by
+        training statistics; a held-out row by training statistics of its drug,
+        or, for a drug with no training pair, by that drug's statistics within
+        the row's own part. Rows in no part are NaN.
+    """
+    if rule not in FITTED_RULES:
+        return None
+    oriented = _oriented(responses["value"].astype(float), sensitive_if).reset_index(drop=True)
+    drugs = responses["drug"].reset_index(drop=True)
+    train_rows = np.asarray(train_rows, dtype=int)
+    stats = _zscore_stats(oriented.iloc[train_rows], drugs.iloc[train_rows])
+    labels = np.full(len(responses), np.nan)
+    for rows in [train_rows, *map(np.asarray, parts)]:
+        rows = rows.astype(int)
+        part = _zscore_apply(oriented.iloc[rows], drugs.iloc[rows], stats).to_numpy(copy=True)
+        unseen = ~drugs.iloc[rows].isin(stats.index).to_numpy()
+        if unseen.any():
+            own = rows[unseen]
+            part[unseen] = zscore_labels(
+                pd.DataFrame({"value": responses["value"].to_numpy(float)[own],
+                              "drug": drugs.to_numpy()[own]}), sensitive_if).to_numpy()
+        labels[rows] = part
+    return labels
 
 
 @LABEL_RULES.register("threshold-table")

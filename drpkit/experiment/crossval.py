@@ -4,11 +4,13 @@ The protocol of every number drpkit reports:
 
 1. the model is fitted on the fold's training part, with its validation part
    for early stopping / hyperparameters (``model.fit(train, val)``);
-2. predictions are requested through an object that holds *training*
+2. labels made from responses (per-drug z-scores) are refitted on the
+   fold's training pairs (``DrugResponseData.with_fold_labels``);
+3. predictions are requested through an object that holds *training*
    responses only, so test labels cannot leak into ``predict``;
-3. the classification threshold (sensitive if score >= t) is chosen on the
+4. the classification threshold (sensitive if score >= t) is chosen on the
    validation predictions, then applied to the test predictions;
-4. a drug+cell mean-effects baseline fitted on the same training part gives
+5. a drug+cell mean-effects baseline fitted on the same training part gives
    the reference for the normalised metrics.
 """
 from __future__ import annotations
@@ -71,6 +73,7 @@ def scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugR
 def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
              params: dict | None = None) -> FoldResult:
     """Fit ``model`` on ``fold``'s training part and score its test part."""
+    data = data.with_fold_labels(fold.train, [fold.val, fold.test])
     estimator, train, val, seconds = _fit(data, model, fold, params)
     test = data.subset(fold.test)
     test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
@@ -88,6 +91,7 @@ def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     read nor predicted. The metrics are the threshold-free ones (AUROC, AUPRC;
     regression metrics for models that predict values).
     """
+    data = data.with_fold_labels(fold.train, [fold.val])
     estimator, train, val, seconds = _fit(data, model, fold, params)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
     val_frame["baseline"] = additive_baseline(train, val)

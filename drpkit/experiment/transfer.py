@@ -21,6 +21,10 @@ any dataset with expression)? :func:`run_transfer` answers it in four steps:
    responses). Cells measured in both datasets keep their source features,
    so models that know them (graph nodes, per-cell means) use that knowledge.
 
+Labels: the source's per-drug z-score labels are refitted on its training
+part (as in every fold); the target's are made over the target's own pairs,
+the evaluation set, and never reach training.
+
 Metrics: PCC / SCC overall and per drug against the target's values (units
 differ between datasets, so RMSE is shown but not comparable), AUROC / AUPRC
 against the target's own labels, and the same split by what the model had
@@ -135,6 +139,7 @@ def run_transfer(source: DrugResponseData, target: DrugResponseData, model: str,
     src, tgt, info = align_datasets(source, target)
     rng = np.random.default_rng(seed)
     train_rows, val_rows = SPLITS.get("random")(src.responses[PAIR], val_parts, rng)[0]
+    src = src.with_fold_labels(train_rows, [val_rows])
     train, val = src.subset(train_rows), src.subset(val_rows)
     estimator = create_model(model, {"seed": seed, **(params or {})})
     start = time.perf_counter()

@@ -26,6 +26,7 @@ from drpkit.data.spec import DataSpec
 from drpkit.experiment.crossval import FoldResult, run_fold, run_trial
 from drpkit.experiment.grid import Task
 from drpkit.experiment.store import TaskResult
+from drpkit.runs import package_versions
 from drpkit.splits import Fold, make_folds
 
 _DATA: dict[str, DrugResponseData] = {}
@@ -71,7 +72,11 @@ def execute(payload: dict[str, Any], threads: int = 1,
     task = Task(**payload)
     started = time.time()
     result = RUNNERS[task.kind](task, task.params if params is None else params)
+    import torch
+
     result.info.update({"host": platform.node(), "threads": threads,
+                        "torch_threads": torch.get_num_threads(),
+                        "versions": package_versions(),
                         "started": _stamp(started), "finished": _stamp(time.time()),
                         "wall_seconds": round(time.time() - started, 2),
                         "peak_rss_mb": round(resource.getrusage(

@@ -3,7 +3,16 @@
 Importing this package registers every built-in model; ``MODELS.names()``
 lists them and drives the CLI's choices, the docs table and the test matrix.
 """
-from drpkit.models import classical, hgacl, mlp, naive, nihgcn  # noqa: F401
+from drpkit.models import (  # noqa: F401
+    classical,
+    hgacl,
+    mlp,
+    naive,
+    nihgcn,
+    perdrug,
+    perdrug_forest,
+    tissue,
+)
 from drpkit.models.base import (
     MODELS,
     DRPModel,

@@ -7,6 +7,9 @@ is encoded by a fingerprint (Morgan by default) projected on
 ``drug_components`` components fitted on the training drugs. A pair is the
 concatenation. Everything learned is stored as plain arrays (``.npz``
 without pickle) so a saved model can be reloaded safely.
+
+:class:`CellEncoder` is the cell half alone (the per-drug models read no drug
+features); :class:`PairFeaturizer` extends it and saves the same keys as before.
 """
 from __future__ import annotations
 
@@ -58,13 +61,25 @@ def _fit_projection(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, 
     return mean.astype(np.float32), vt[:k].astype(np.float32)
 
 
-class PairFeaturizer:
-    """Encodes cells and drugs with transforms fitted on the training part."""
+class CellEncoder:
+    """Encodes cells by expression PCs fitted on the training cells only.
 
-    def __init__(self, config: FeatureConfig):
+    The cell half of :class:`PairFeaturizer`, usable alone by models that learn
+    one function of the cell per drug (``drpkit.models.perdrug``). ``config``
+    is anything with ``n_genes`` and ``cell_components`` attributes.
+    """
+
+    _STATE: tuple[str, ...] = ("genes_", "gene_mean_", "gene_std_", "cell_mean_", "cell_axes_",
+                               "fitted_cells_")
+
+    def __init__(self, config):
         self.config = config
 
-    def fit(self, train: DrugResponseData) -> PairFeaturizer:
+    def fit(self, train: DrugResponseData) -> CellEncoder:
+        self._fit_cells(train)
+        return self
+
+    def _fit_cells(self, train: DrugResponseData) -> None:
         cfg = self.config
         expression = train.cell_view("expression")
         train_cells = train.responses["cell"].unique()
@@ -75,6 +90,30 @@ class PairFeaturizer:
         self.cell_mean_, self.cell_axes_ = _fit_projection(z, cfg.cell_components)
         self.fitted_cells_ = np.asarray(train_cells, dtype=str)
 
+    def encode_cells(self, data: DrugResponseData, cells: np.ndarray,
+                     dtype: type = np.float32) -> np.ndarray:
+        """(n_cells, components) PC scores of ``cells``, computed in ``dtype`` (float64
+        makes a cell's scores independent, to rounding, of the other cells encoded with it)."""
+        z = scale_expression(data.cell_view("expression"), cells, self.genes_,
+                             self.gene_mean_.astype(dtype), self.gene_std_.astype(dtype))
+        return (z - self.cell_mean_.astype(dtype)) @ self.cell_axes_.T.astype(dtype)
+
+    def save(self, directory: Path) -> None:
+        np.savez(directory / STATE_FILE, **{k: getattr(self, k) for k in self._STATE})
+
+    def load(self, directory: Path):
+        with np.load(directory / STATE_FILE, allow_pickle=False) as state:
+            for key in self._STATE:
+                setattr(self, key, state[key])
+        return self
+
+
+class PairFeaturizer(CellEncoder):
+    """Encodes cells and drugs with transforms fitted on the training part."""
+
+    def fit(self, train: DrugResponseData) -> PairFeaturizer:
+        cfg = self.config
+        self._fit_cells(train)
         fingerprints = train.drug_view(cfg.drug_fingerprint)
         train_drugs = train.responses["drug"].unique()
         fp = fingerprints.loc[fingerprints.index.intersection(train_drugs)].to_numpy(np.float64)
@@ -82,11 +121,6 @@ class PairFeaturizer:
         self.drug_mean_, self.drug_axes_ = _fit_projection(fp, cfg.drug_components)
         self.fitted_drugs_ = np.asarray(train_drugs, dtype=str)
         return self
-
-    def encode_cells(self, data: DrugResponseData, cells: np.ndarray) -> np.ndarray:
-        z = scale_expression(data.cell_view("expression"), cells, self.genes_,
-                             self.gene_mean_, self.gene_std_)
-        return (z - self.cell_mean_) @ self.cell_axes_.T
 
     def encode_drugs(self, data: DrugResponseData, drugs: np.ndarray) -> np.ndarray:
         fingerprints = data.drug_view(self.config.drug_fingerprint)
@@ -105,14 +139,4 @@ class PairFeaturizer:
         d = self.encode_drugs(data, drugs)
         return np.hstack([c[cell_pos], d[drug_pos]]).astype(np.float32)
 
-    _STATE = ("genes_", "gene_mean_", "gene_std_", "cell_mean_", "cell_axes_", "fitted_cells_",
-              "fp_columns_", "drug_mean_", "drug_axes_", "fitted_drugs_")
-
-    def save(self, directory: Path) -> None:
-        np.savez(directory / STATE_FILE, **{k: getattr(self, k) for k in self._STATE})
-
-    def load(self, directory: Path) -> PairFeaturizer:
-        with np.load(directory / STATE_FILE, allow_pickle=False) as state:
-            for key in self._STATE:
-                setattr(self, key, state[key])
-        return self
+    _STATE = (*CellEncoder._STATE, "fp_columns_", "drug_mean_", "drug_axes_", "fitted_drugs_")

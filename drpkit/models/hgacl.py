@@ -157,7 +157,8 @@ class HGACLConfig(ModelConfig):
             only); ``responses`` = only the cells and drugs of the training and
             validation parts (others join at predict time).
         compress_inputs: train the wide input embeddings on the row space of
-            their features (exact, see :mod:`drpkit.nn.lowrank`).
+            their features (a reparameterisation; Adam's path differs, see
+            :mod:`drpkit.nn.lowrank`).
         trainer: optimisation; full batch, early stopping on validation AUROC
             (1000 epochs at most, patience 50; Adam 1e-3 without weight decay
             as upstream).

@@ -1,4 +1,4 @@
-"""Exact compression of a wide first layer onto the row space of its inputs.
+"""Compression of a wide first layer onto the row space of its inputs.
 
 Graph models of the cell-drug graph (NIHGCN, MTIGCN, HGACL-DRP) start with a
 ``Linear(G, H)`` on the expression of every cell node, with ``G`` genes
@@ -9,13 +9,18 @@ orthonormal columns of ``B`` (G, r), so ``X = (X B) B^T`` and
     ``X W^T = (X B) (W B)^T``.
 
 Training ``W' = W B`` (H, r) on ``X B`` (n, r) instead of ``W`` on ``X``
-therefore computes the same function at every step, with ``G / r`` times
-fewer multiply-adds in the layer that dominates the cost (forward, weight
-gradient and validation forward). The initial function is identical too
-(``W'`` starts as ``W_init B``). What differs is only the coordinate system
-Adam adapts its step sizes in (Adam is not rotation invariant) and weight
-decay, which no longer shrinks the part of ``W`` orthogonal to the data, a
-part that never affects any output. After training, :func:`expand_linear`
+costs ``G / r`` times fewer multiply-adds in the layer that dominates the
+cost (forward, weight gradient and validation forward). The initial function
+is identical (``W'`` starts as ``W_init B``), and under plain gradient descent
+every later step is too (the gradient of ``W`` lies in the row space). Under
+Adam it is *not* the same training: Adam scales each coordinate's step by its
+own gradient history and is not rotation invariant, so the compressed run
+follows another trajectory (and weight decay no longer shrinks the part of
+``W`` orthogonal to the data, which never affects a training output but does
+reach a new cell outside the span). It is a reparameterisation that changes
+the optimiser's path, not an exact speed-up of the same run; test results with
+and without it are measured side by side in BENCHMARKS.md. Both facts are
+tested (tests/test_honesty.py). After training, :func:`expand_linear`
 folds ``W'`` back into an ordinary ``Linear(G, H)`` (``W = W' B^T``), so
 saving, loading and prediction on new cells work as without compression.
 
@@ -60,12 +65,13 @@ def restrict_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
     """``Linear(r, H)`` acting on ``x @ basis`` exactly as ``linear`` acts on ``x``
     for every ``x`` in the span of ``basis`` (G, r)."""
     _check(linear.in_features, basis)
-    out = nn.Linear(basis.shape[1], linear.out_features, bias=linear.bias is not None)
+    out = nn.Linear(basis.shape[1], linear.out_features, bias=linear.bias is not None,
+                    dtype=linear.weight.dtype)
     with torch.no_grad():
         out.weight.copy_(linear.weight @ basis.to(linear.weight))
         if linear.bias is not None:
             out.bias.copy_(linear.bias)
-    return out.to(linear.weight.device)
+    return out.to(device=linear.weight.device, dtype=linear.weight.dtype)
 
 
 def expand_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
@@ -73,12 +79,13 @@ def expand_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
     if basis.shape[1] != linear.in_features:
         raise DataError(f"basis has {basis.shape[1]} columns, the layer {linear.in_features} "
                         "inputs")
-    out = nn.Linear(basis.shape[0], linear.out_features, bias=linear.bias is not None)
+    out = nn.Linear(basis.shape[0], linear.out_features, bias=linear.bias is not None,
+                    dtype=linear.weight.dtype)
     with torch.no_grad():
         out.weight.copy_(linear.weight @ basis.to(linear.weight).t())
         if linear.bias is not None:
             out.bias.copy_(linear.bias)
-    return out.to(linear.weight.device)
+    return out.to(device=linear.weight.device, dtype=linear.weight.dtype)
 
 
 def _check(in_features: int, basis: Tensor) -> None:

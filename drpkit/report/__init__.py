@@ -9,6 +9,8 @@ What it writes (see :func:`build_report`):
   breakdowns, training curves, the cross-dataset transfer table, the
   hyperparameter search and the exact config; no network is needed to open it;
 * ``leaderboard.md``: the leaderboards (and transfer tables) in Markdown;
+* ``tasks.csv``: one row per finished task (metrics, seconds, threads, peak
+  memory, package versions; no predictions), the record to commit;
 * ``leaderboard.csv``: one row per dataset x split x model with mean and sd
   of every metric and the significance columns.
 
@@ -60,6 +62,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     title = f"Leaderboard: {run.grid.get('name', run.root.name)}"
     atomic_write_text(run.root / "leaderboard.csv",
                        leaderboard_csv(boards).to_csv(index=False))
+    atomic_write_text(run.root / "tasks.csv", run.task_table().to_csv(index=False))
     atomic_write_text(run.root / "leaderboard.md",
                        markdown(title, [t for b in boards for t in b.tables()] + transfer))
     path = Path(out) if out is not None else run.root / "report.html"

@@ -24,6 +24,8 @@ from drpkit.errors import DataError, DrpkitError
 from drpkit.experiment.store import CONFIG_FILE, RunStore
 
 KEY = ["seed", "fold"]  # one block of paired comparisons
+TASK_INFO = ("wall_seconds", "threads", "torch_threads", "peak_rss_mb", "started", "finished",
+             "host")
 UNIQUE = ["kind", "model", "dataset", "target", "split", "seed", "fold", "trial"]
 
 
@@ -100,6 +102,18 @@ class ReportRun:
             return {t.id for t in GridConfig.build(self.grid, source=CONFIG_FILE).tasks()}
         except (DrpkitError, ValueError, TypeError):
             return None
+
+    def task_table(self) -> pd.DataFrame:
+        """One row per finished task: its fields and metrics, plus where and how it
+        ran (wall seconds, threads, peak memory, start and end, package versions).
+        No predictions: this is the compact record committed beside a published grid."""
+        extra = []
+        for task_id in self.results["id"]:
+            info = self.infos[task_id]
+            versions = info.get("versions") or {}
+            extra.append({**{k: info.get(k) for k in TASK_INFO},
+                          "versions": ";".join(f"{k}={v}" for k, v in sorted(versions.items()))})
+        return pd.concat([self.results.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
 
     # ------------------------------------------------------------- by kind
     def kind(self, kind: str) -> pd.DataFrame:

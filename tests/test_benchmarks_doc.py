@@ -1,0 +1,99 @@
+"""Every table of BENCHMARKS.md and README.md (Results) is printed by the command named
+above it, from committed result files (``benchmarks/check_tables.py``; no training)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import check_tables
+
+EXECUTORS = ".venv/bin/python benchmarks/doc_tables.py executors"
+
+
+@pytest.fixture(scope="module")
+def committed():
+    """(problems, tables checked, command outputs) of the committed documents."""
+    cache: dict = {}
+    problems, checked = check_tables.check([REPO / name for name in check_tables.DOCS],
+                                           REPO, cache=cache)
+    return problems, checked, cache
+
+
+def marked_block(command: str) -> str:
+    """The marked table of ``command`` in BENCHMARKS.md, markers included."""
+    text = (REPO / "BENCHMARKS.md").read_text()
+    start = text.index(f"<!-- table: {command} -->")
+    end = text.index("<!-- /table -->", start) + len("<!-- /table -->")
+    return text[start:end]
+
+
+def test_committed_tables_match_their_commands(committed):
+    problems, checked, _ = committed
+    assert not problems, "\n".join(problems)
+    assert checked >= 15  # 12 in BENCHMARKS.md, 3 in README.md
+
+
+def test_altered_number_is_a_mismatch(tmp_path, committed):
+    text = (REPO / "BENCHMARKS.md").read_text()
+    assert "| 197.0 s |" in marked_block(EXECUTORS)
+    start = text.index(f"<!-- table: {EXECUTORS} -->")
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text(text[:start] + text[start:].replace("| 197.0 s |", "| 196.0 s |", 1))
+    problems, _ = check_tables.check([doc], REPO, cache=dict(committed[2]))
+    assert len(problems) == 1
+    assert f"`{EXECUTORS}`" in problems[0] and "196.0 s" in problems[0]
+    line = doc.read_text().splitlines().index(f"<!-- table: {EXECUTORS} -->") + 1
+    assert problems[0].startswith(f"{doc}:{line}:")
+
+
+def test_fix_rewrites_the_table(tmp_path):
+    block = marked_block(EXECUTORS)
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# t\n\n" + block.replace("| 197.0 s |", "| 196.0 s |", 1) + "\n\ntext\n")
+    problems, _ = check_tables.check([doc], REPO, fix=True)
+    assert len(problems) == 1
+    assert doc.read_text() == "# t\n\n" + block + "\n\ntext\n"
+    assert check_tables.check([doc], REPO) == ([], 1)
+
+
+def test_unmarked_table_is_reported(tmp_path):
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# t\n\nsome text\n\n| a | b |\n|---|---:|\n| 1 | 2 |\n\n"
+                   "```\n| in | code |\n|---|---|\n```\n")
+    problems, checked = check_tables.check([doc], REPO)
+    assert checked == 0
+    assert problems == [(f"{doc}:5: table without a <!-- table: COMMAND --> marker "
+                         "(every table must name the command that prints it)")]
+
+
+def test_readme_tables_outside_results_need_no_marker(tmp_path):
+    doc = tmp_path / "README.md"
+    doc.write_text("# r\n\n## Models\n\n| a | b |\n|---|---|\n\n## Results\n\n"
+                   "| c | d |\n|---|---|\n| 1 | 2 |\n\n## Layout\n\n| e | f |\n|---|---|\n")
+    problems, _ = check_tables.check([doc], REPO)
+    assert [p.split(": ")[0] for p in problems] == [f"{doc}:10"]
+
+
+def test_malformed_markers_and_failing_commands_are_reported(tmp_path):
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("<!-- table: .venv/bin/python benchmarks/doc_tables.py no-such-table -->\n"
+                   "| a |\n|---|\n<!-- /table -->\n\n"
+                   "<!-- table: .venv/bin/python benchmarks/doc_tables.py executors -->\n"
+                   "| a |\n|---|\n")
+    problems = check_tables.check([doc], REPO)[0]
+    assert any(p.startswith(f"{doc}:6: table marker without <!-- /table -->") for p in problems)
+    assert any(p.startswith(f"{doc}:1: `") and "failed: exit status 2" in p for p in problems)
+
+
+def test_pick_selects_one_of_several_tables():
+    two = "| a |\n|---|\n| 1 |\n\nnote\n\n| b |\n|---|\n| 2 |\n"
+    assert check_tables.generated_table(two, 2) == (["| b |", "|---|", "| 2 |"], "")
+    table, error = check_tables.generated_table(two, None)
+    assert table is None and "--pick" in error
+    assert check_tables.argv_of("python x.py --y 1 --pick 2") == ([sys.executable, "x.py",
+                                                                  "--y", "1"], 2)
