@@ -225,7 +225,8 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
     not given are the training dataset's. See the module docstring for the
     rules applied to genes, scale, drug names and outputs.
     """
-    from drpkit.experiment.crossval import sensitivity_score
+    from drpkit.experiment.crossval import extra_outputs, sensitivity_score
+    from drpkit.models.requirements import data_for_model
 
     if not 0 <= max_missing <= 1:
         raise DataError(f"--max-missing must be between 0 and 1, got {max_missing}")
@@ -252,10 +253,12 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
                                            names=["cell", "drug"]).to_frame(index=False)
     query = table.assign(drug=table["drug"].map(lambda d: renamed.get(d, d)))
     _require_known(query, data, pairs or expression or run)
-    prediction = model.predict(data, query)
+    prediction = model.predict(data_for_model(model, data), query)
     result = table.assign(score=sensitivity_score(data, query, prediction))
     if "value" in prediction:
         result.insert(2, "value", prediction["value"].to_numpy())
+    for column in extra_outputs(prediction):  # interval bounds, sds, ... as the model gives
+        result[column] = prediction[column].to_numpy()
     warnings += check_outputs(result, model)
     report["pairs"] = len(result)
     report["warnings"] = warnings

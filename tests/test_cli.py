@@ -74,11 +74,12 @@ def test_evaluate_writes_table(user_files, tmp_path):
                "random,drug-blind", "--folds", "3", "--responses", user_files / "responses.csv",
                "--expression", user_files / "expr.csv", "--drugs", user_files / "drugs.csv",
                "--out", out)
-    assert "drug-blind split" in proc.stdout
-    results = pd.read_csv(out / "results.csv")
+    assert "Leaderboard responses · drug-blind" in proc.stdout
+    assert "report:" in proc.stdout and (out / "report.html").exists()
+    results = pd.read_csv(out / "tasks.csv")  # the benchmark run store, as `drpkit report` reads
     assert len(results) == 2 * 2 * 3
-    rows = [line.split("|") for line in (out / "summary.md").read_text().splitlines()]
-    assert sum(1 for cells in rows if len(cells) > 2 and cells[2].strip() == "naive-additive") == 2
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert (board["model"] == "naive-additive").sum() == 2
 
 
 def test_errors_are_one_line_and_leave_nothing(user_files, tmp_path):
@@ -115,7 +116,7 @@ def test_evaluate_takes_per_model_parameters(user_files, tmp_path):
     run("evaluate", "--models", "naive-drug,ridge", "--splits", "random", "--folds", "2",
         *files, "-p", "ridge:n_genes=300", "-p", "ridge:cell_components=8", "--out", out)
     config = json.loads((out / "config.json").read_text())
-    assert config["params"] == {"ridge": {"n_genes": 300, "cell_components": 8}}
+    assert config["grid"]["params"] == {"ridge": {"n_genes": 300, "cell_components": 8}}
     proc = run("evaluate", "--models", "naive-drug", *files, "-p", "ridge:n_genes=300",
                check=False)
     assert proc.returncode == 2 and "not among --models" in proc.stderr

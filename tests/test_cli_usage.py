@@ -107,7 +107,9 @@ def _break_models_listing(monkeypatch, exc: BaseException) -> None:
     def broken(frame):
         raise exc
 
-    monkeypatch.setattr(cli, "_echo_table", broken)
+    from drpkit.cli import models as models_command
+
+    monkeypatch.setattr(models_command, "_echo_table", broken)
 
 
 def test_internal_error_is_one_line_unless_debug_is_asked_for(monkeypatch, capsys):
@@ -169,8 +171,9 @@ def test_models_name_describes_views_outputs_and_every_setting(monkeypatch, caps
     code, out, err = drpkit(monkeypatch, capsys, "models", "hgacl")
     assert code == 0, err
     assert cls.description in out
-    assert re.search(r"cell views: expression, cnv, mutation\n", out)
-    assert re.search(r"drug views: pubchem920, smiles\n", out)
+    assert re.search(r"cell views: expression\n", out)
+    assert re.search(r"optional views: cnv, mutation\n", out)
+    assert re.search(r"drug views: pubchem920 or smiles\n", out)
     assert re.search(r"outputs: score\n", out) and re.search(r"baseline: no\n", out)
     rows = _table(out)
     leaves = _dotted_defaults(cls.Config())
@@ -179,7 +182,7 @@ def test_models_name_describes_views_outputs_and_every_setting(monkeypatch, caps
         assert rows[key][1] == json.dumps(value), key
     assert rows["trainer.max_epochs"][1] == "1000"
     assert rows["n_genes"][0] == "int | None"
-    assert rows["nodes"][0] == "Literal['view', 'responses']"
+    assert rows["nodes"][0] == "Literal['inductive', 'transductive']"
     assert [key for key, (_, _, doc) in rows.items() if not doc] == []
     assert rows["k"][2] == "reliable neighbours kept per cell and per drug (10 in the paper)."
 
@@ -194,12 +197,14 @@ def test_every_setting_of_every_model_has_a_doc(monkeypatch, capsys, name):
 
 def test_models_name_takes_docs_of_inherited_fields_from_the_mro(monkeypatch, capsys):
     """MTIGCNConfig documents only its own fields; its inherited ones (and its
-    overridden ``trainer``) get the docs of NIHGCNConfig, its base class."""
+    overridden ``trainer``) get the docs of NIHGCNConfig and GraphConfig, its bases."""
+    from drpkit.models.graph import GraphConfig
+
     base = MODELS.get("nihgcn").Config
     code, out, _ = drpkit(monkeypatch, capsys, "models", "mtigcn")
     assert code == 0
     rows = _table(out)
-    assert rows["n_genes"][2] == docstring_attributes(base)["n_genes"]
+    assert rows["n_genes"][2] == docstring_attributes(GraphConfig)["n_genes"]
     assert rows["trainer"][2] == docstring_attributes(base)["trainer"]
     assert rows["bce_weight"][2] == "weight of the sensitivity BCE."
     assert rows["trainer.max_epochs"][1] == "2000"

@@ -12,9 +12,9 @@ import torch
 
 from drpkit.errors import DataError
 from drpkit.experiment import run_fold
+from drpkit.features.fitted_views import FittedView
 from drpkit.models import create_model, load_model
 from drpkit.models import hgacl as hgacl_module
-from drpkit.models.hgacl import FittedView
 from drpkit.nn import (
     GCNEncoder,
     ViewFusion,
@@ -28,7 +28,7 @@ from drpkit.nn import (
 from drpkit.splits import make_folds
 
 # small and fast: enough to learn something on ~150 cells x 30 drugs
-FAST = {"n_genes": 500, "drug_fingerprint": "morgan", "nodes": "responses", "embed_dim": 64,
+FAST = {"n_genes": 500, "drug_fingerprint": "morgan", "nodes": "inductive", "embed_dim": 64,
         "layers": [64], "decoder_dim": 32, "trainer": {"max_epochs": 300, "patience": 30}}
 TINY = {**FAST, "embed_dim": 16, "layers": [16], "decoder_dim": 8,
         "trainer": {"max_epochs": 3, "patience": 3}}
@@ -235,7 +235,8 @@ def test_perturbations():
 
 
 # ------------------------------------------------------------------- leakage
-@pytest.mark.parametrize("kind,nodes", [("random", "responses"), ("cell-blind", "view")])
+@pytest.mark.parametrize("kind,nodes", [("random", "inductive"), ("cell-blind", "transductive"),
+                                        ("cell-blind", "inductive")])
 def test_no_held_out_pair_enters_any_view_adjacency(small, fingerprints, kind, nodes):
     fold = make_folds(small, kind, 5, seed=0)[0]
     config = {**TINY, "nodes": nodes, "compress_inputs": False,
@@ -260,11 +261,15 @@ def test_no_held_out_pair_enters_any_view_adjacency(small, fingerprints, kind, n
         response_block = adj[:n_c, n_c:].numpy()
         assert not response_block[ci[known], di[known]].any(), name
         assert np.count_nonzero(response_block) <= len(model.edges)
-    if kind == "cell-blind":  # held-out cells: similarity edges, no response edges
-        rows = cell_pos.get_indexer(np.unique(small.responses["cell"].iloc[fold.test]))
+    test_cells = np.unique(small.responses["cell"].iloc[fold.test])
+    if kind == "cell-blind" and nodes == "transductive":  # similarity edges, no response edges
+        rows = cell_pos.get_indexer(test_cells)
         assert (rows >= 0).all()
         assert not out.adj[rows, n_c:].any()
         assert (out.adj[rows, :n_c] > 0).sum(1).ge(model.config.k).all()
+    if nodes == "inductive":  # only training cells and drugs are nodes
+        assert set(model.cells_) == set(r["cell"]) and set(model.drugs_) == set(r["drug"])
+        assert not set(test_cells) & set(model.cells_) or kind == "random"
     # z-scores from training cells only
     view = model.views_[0]
     x = small.cell_view("expression").loc[np.unique(r["cell"]), list(view.columns)]

@@ -11,6 +11,7 @@ from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
 from drpkit.experiment import run_fold
 from drpkit.models import create_model, load_model
+from drpkit.models.graph import fingerprint_name
 from drpkit.nn import (
     NeighborhoodInteractionConv,
     PearsonDecoder,
@@ -233,9 +234,11 @@ def fingerprints(small):
     return small.drug_view("morgan")
 
 
-@pytest.mark.parametrize("kind,nodes", [("random", "view"), ("cell-blind", "view"),
-                                        ("cell-blind", "responses"),
-                                        ("nihgcn-random", "view")])
+@pytest.mark.parametrize("kind,nodes", [("random", "transductive"),
+                                        ("cell-blind", "transductive"),
+                                        ("cell-blind", "inductive"),
+                                        ("nihgcn-random", "transductive"),
+                                        ("nihgcn-random", "inductive")])
 def test_graph_holds_training_positives_only(small, fingerprints, kind, nodes):
     fold = paper_folds(small)[0] if kind == "nihgcn-random" else make_folds(small, kind, 5)[0]
     train, val = small.subset(fold.train), small.subset(fold.val)
@@ -260,7 +263,7 @@ def test_graph_holds_training_positives_only(small, fingerprints, kind, nodes):
 
     if kind == "cell-blind":
         test_cells = np.unique(small.responses["cell"].iloc[fold.test])
-        if nodes == "view":  # present as isolated nodes: no messages, self weight 2
+        if nodes == "transductive":  # present as isolated nodes: no messages, self weight 2
             rows = cell_pos.get_indexer(test_cells)
             assert (rows >= 0).all() and not agg[rows].any()
         else:  # not nodes at fit time; predict adds them as isolated nodes
@@ -297,11 +300,10 @@ def test_fingerprint_auto_prefers_stored_pubchem920():
     responses = pd.DataFrame({"cell": ["a", "b"], "drug": ["x", "y"], "value": [1.0, 2.0],
                               "label": [1.0, 0.0]})
     data = DrugResponseData("toy", "ln_ic50", "low", responses)
-    model = create_model("nihgcn")
-    assert model._fingerprint_name(data) == "pubchem"
+    assert fingerprint_name("auto", data) == "pubchem"
     data.drug_views["pubchem920"] = pd.DataFrame(np.zeros((2, 920), np.uint8), index=["x", "y"])
-    assert model._fingerprint_name(data) == "pubchem920"
-    assert create_model("nihgcn", drug_fingerprint="morgan")._fingerprint_name(data) == "morgan"
+    assert fingerprint_name("auto", data) == "pubchem920"
+    assert fingerprint_name("morgan", data) == "morgan"
 
 
 def test_fit_needs_a_labelled_validation_part(small, fingerprints):
@@ -314,7 +316,7 @@ def test_fit_needs_a_labelled_validation_part(small, fingerprints):
 def test_save_load_round_trip(small, fingerprints, tmp_path):
     fold = make_folds(small, "cell-blind", 5, seed=0)[0]
     train = small.subset(fold.train)
-    model = create_model("mtigcn", {**TINY, "nodes": "responses"})
+    model = create_model("mtigcn", {**TINY, "nodes": "inductive"})
     model.fit(train, small.subset(fold.val))
     pairs = small.responses.iloc[fold.test][["cell", "drug"]]  # unseen cells: isolated nodes
     before = model.predict(train, pairs)

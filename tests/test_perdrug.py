@@ -16,17 +16,15 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from drpkit.experiment import run_fold
-from drpkit.models import create_model, load_model
+from drpkit.models import MODELS, create_model, load_model
 from drpkit.splits import make_folds
 
 pytestmark = pytest.mark.integration
 
 FAST = {"n_genes": 500, "cell_components": 20}
-NEW_MODELS = {
-    "per-drug-ridge": FAST, "per-drug-elastic-net": FAST,
-    "per-drug-rf": {**FAST, "n_estimators": 20},
-    "naive-tissue": {}, "naive-tissue-drug": {}, "naive-effects-tissue": {},
-}
+NEW_MODELS = {name: MODELS.get(name).smoke_config for name in (
+    "per-drug-ridge", "per-drug-elastic-net", "per-drug-rf",
+    "naive-tissue", "naive-tissue-drug", "naive-effects-tissue")}
 PAIR = ["cell", "drug"]
 
 

@@ -72,7 +72,9 @@ def test_report_has_a_leaderboard_with_every_model_per_split(report, run):
         board = re.search(r"<table>.*?</table>", section, re.DOTALL).group(0)
         assert "Leaderboard ccle · " + split in board and "3 folds × 1 seed" in board
         for model in MODELS:
-            assert re.search(rf"<td>{re.escape(model)}( \(baseline\))?</td>", board), model
+            mode = r"( \(inductive\))?" if model == "nihgcn" else ""  # graph: its node mode
+            assert re.search(rf"<td>{re.escape(model)}{mode}( \(baseline\))?</td>", board), model
+        assert "<td>nihgcn (inductive)</td>" in board
         assert "AUROC vs the best baseline" in section and "PCC vs the best baseline" in section
     assert "89 finished" not in html and re.search(r"\d+ finished, 0 failed, 0 not run", html)
 
@@ -213,7 +215,7 @@ def test_failed_tasks_are_listed_and_a_missing_fold_is_marked(run, tmp_path):
     html = build_report(copy).read_text()
     assert f"{lost}: RuntimeError: out of &lt;memory&gt;" in html  # listed, escaped
     assert re.search(r"\d+ finished, 1 failed, 0 not run", html)
-    assert "<td>nihgcn [2 of 3 tasks]</td>" in sections(html)["ccle-random"]
+    assert "<td>nihgcn (inductive) [2 of 3 tasks]</td>" in sections(html)["ccle-random"]
     board = pd.read_csv(copy / "leaderboard.csv").set_index(["split", "model"])
     assert board.at[("random", "nihgcn"), "tasks"] == 2
     assert board.at[("random", "nihgcn"), "auroc_n"] == 2  # paired on the 2 folds left

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,8 @@ class DrugResponseData:
         thresholds: per-drug binarisation thresholds shipped with the dataset.
         notes: human-readable remarks about how the data was assembled.
         label_rule: the binarisation rule that made ``label`` (see ``labels``).
+        resources: prior-knowledge resources handed to a model that declared
+            them (``drpkit.models.requirements.data_for_model``), by name.
     """
 
     name: str
@@ -55,6 +58,7 @@ class DrugResponseData:
     thresholds: pd.Series | None = None
     notes: list[str] = field(default_factory=list)
     label_rule: str = "none"
+    resources: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.responses = _clean_responses(self.responses, source=self.name)
@@ -132,30 +136,20 @@ class DrugResponseData:
         key = name if not params else f"{name}:{sorted(params.items())}"
         if key in self.drug_views:
             return self.drug_views[key]
-        from drpkit.features import drug_fingerprints
-
         if not len(self.smiles):
             raise DataError(f"dataset {self.name!r} has no drug view {name!r} and no SMILES "
                             f"to derive it from; available: {sorted(self.drug_views)}")
-        view = drug_fingerprints(self.smiles, name, **params)
+        view = _fingerprints(self.smiles, name, params)
         self.drug_views[key] = view
         return view
 
-    def restrict_to_views(self, cell_views: tuple[str, ...] = (),
-                          drug_views: tuple[str, ...] = ()) -> DrugResponseData:
-        """Drop pairs whose cell or drug lacks one of the given views (with a note)."""
-        keep = np.ones(len(self.responses), dtype=bool)
-        for view in cell_views:
-            keep &= self.responses["cell"].isin(self.cell_view(view).index).to_numpy()
-        for view in drug_views:
-            index = self.smiles.index if view == "smiles" else self.drug_view(view).index
-            keep &= self.responses["drug"].isin(index).to_numpy()
-        if keep.all():
-            return self
-        dropped = int((~keep).sum())
-        out = self.subset(np.flatnonzero(keep))
-        out.notes.append(f"dropped {dropped} pairs lacking views {cell_views + drug_views}")
-        return out
+    def resource(self, name: str) -> Any:
+        """A prior-knowledge resource the model declared (see ``requirements``)."""
+        if name not in self.resources:
+            raise DataError(f"resource {name!r} was not handed to this model: declare it in "
+                            f"the model's ``resources`` (dataset {self.name!r} carries "
+                            f"{sorted(self.resources) or 'none'})")
+        return self.resources[name]
 
     def info(self) -> dict:
         """Counts a user wants before training: cells, drugs, pairs, missingness, balance."""
@@ -232,6 +226,23 @@ class DrugResponseData:
                    cell_views=cell_views, smiles=smiles, cell_info=info,
                    notes=[f"responses from {responses}"])
         return data.with_labels(label_rule) if label_rule != "none" else data
+
+
+_FINGERPRINT_CACHE: dict[tuple, pd.DataFrame] = {}
+
+
+def _fingerprints(smiles: pd.Series, name: str, params: dict) -> pd.DataFrame:
+    """Fingerprints of ``smiles``, memoised per process by content: folds and the
+    per-model copies of a dataset (``data_for_model``) share one computation
+    (PubChem keys take seconds for a few hundred drugs)."""
+    from drpkit.features import drug_fingerprints
+
+    key = (name, tuple(sorted(params.items())), tuple(smiles.index), tuple(smiles.to_numpy()))
+    if key not in _FINGERPRINT_CACHE:
+        if len(_FINGERPRINT_CACHE) >= 32:
+            _FINGERPRINT_CACHE.pop(next(iter(_FINGERPRINT_CACHE)))
+        _FINGERPRINT_CACHE[key] = drug_fingerprints(smiles, name, **params)
+    return _FINGERPRINT_CACHE[key]
 
 
 def _clean_responses(table: pd.DataFrame, *, source: str) -> pd.DataFrame:

@@ -1,7 +1,12 @@
 """Evaluation of drug response predictions: metrics and significance tests.
 
-:mod:`drpkit.evaluate.metrics` scores one set of predictions (pooled, per
-drug, per cell line, and relative to a drug + cell main-effects baseline);
+:mod:`drpkit.evaluate.metrics` re-exports the metrics that score one set of
+predictions (pooled, per drug, per cell line, and relative to a drug + cell
+main-effects baseline). They live in :mod:`~drpkit.evaluate.scalar` (one
+number from one set of pairs), :mod:`~drpkit.evaluate.threshold` (decision
+thresholds and the metrics that need one), :mod:`~drpkit.evaluate.grouped`
+(per-drug / per-cell tables) and :mod:`~drpkit.evaluate.evaluation`
+(``evaluate_predictions``, all of them for a test fold).
 :mod:`drpkit.evaluate.stats` decides whether differences between models over
 folds and seeds are larger than chance.
 """

@@ -16,7 +16,7 @@ The protocol of every number drpkit reports:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from drpkit.data.labels import value_to_score
 from drpkit.evaluate.metrics import choose_threshold, evaluate_predictions
 from drpkit.evaluate.stats import paired_ttest
 from drpkit.models import DRPModel, create_model
+from drpkit.models.base import is_baseline
+from drpkit.models.requirements import data_for_model
 from drpkit.splits import Fold, make_folds
 
 PAIR = ["cell", "drug"]
@@ -42,6 +44,7 @@ class FoldResult:
     predictions: pd.DataFrame
     seconds: float
     fitted: DRPModel
+    artifacts: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def row(self) -> dict:
         return {"model": self.model, "split": self.fold.kind, "seed": self.fold.seed,
@@ -60,27 +63,38 @@ def sensitivity_score(train: DrugResponseData, pairs: pd.DataFrame,
 
 def scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData):
     """Observed and predicted values of one part (``cell, drug, y, label, yhat,
-    score``); ``yhat`` is NaN for pure classifiers."""
+    score``, then any further output columns of the model); ``yhat`` is NaN for
+    pure classifiers."""
     r = part.responses
     yhat = predictions["value"].to_numpy(float) if "value" in predictions \
         else np.full(len(r), np.nan)
-    return pd.DataFrame({"cell": r["cell"].to_numpy(), "drug": r["drug"].to_numpy(),
-                         "y": r["value"].to_numpy(), "label": r["label"].to_numpy(),
-                         "yhat": yhat,
-                         "score": sensitivity_score(train, r[["cell", "drug"]], predictions)})
+    frame = pd.DataFrame({"cell": r["cell"].to_numpy(), "drug": r["drug"].to_numpy(),
+                          "y": r["value"].to_numpy(), "label": r["label"].to_numpy(),
+                          "yhat": yhat,
+                          "score": sensitivity_score(train, r[["cell", "drug"]], predictions)})
+    for column in extra_outputs(predictions):  # value_sd, value_lo, ... travel unchanged
+        frame[column] = predictions[column].to_numpy()
+    return frame
+
+
+def extra_outputs(predictions: pd.DataFrame) -> list[str]:
+    """Output columns of a model beyond ``value`` and ``score`` (interval bounds,
+    standard deviations, ...), in the model's order."""
+    return [c for c in predictions.columns if c not in ("value", "score")]
 
 
 def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
              params: dict | None = None) -> FoldResult:
     """Fit ``model`` on ``fold``'s training part and score its test part."""
-    data = data.with_fold_labels(fold.train, [fold.val, fold.test])
-    estimator, train, val, seconds = _fit(data, model, fold, params)
+    estimator = _estimator(model, params)
+    data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val, fold.test]))
+    train, val, seconds = _fit(estimator, data, fold)
     test = data.subset(fold.test)
     test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
     test_frame["baseline"] = additive_baseline(train, test)
     return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
-                      seconds, estimator)
+                      seconds, estimator, estimator.explain(train))
 
 
 def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
@@ -91,20 +105,24 @@ def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     read nor predicted. The metrics are the threshold-free ones (AUROC, AUPRC;
     regression metrics for models that predict values).
     """
-    data = data.with_fold_labels(fold.train, [fold.val])
-    estimator, train, val, seconds = _fit(data, model, fold, params)
+    estimator = _estimator(model, params)
+    data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val]))
+    train, val, seconds = _fit(estimator, data, fold)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
     val_frame["baseline"] = additive_baseline(train, val)
     return FoldResult(estimator.name, fold, fold_metrics(val_frame, None), val_frame, seconds,
                       estimator)
 
 
-def _fit(data: DrugResponseData, model: str | DRPModel, fold: Fold, params: dict | None):
-    estimator = create_model(model, params) if isinstance(model, str) else model
+def _estimator(model: str | DRPModel, params: dict | None) -> DRPModel:
+    return create_model(model, params) if isinstance(model, str) else model
+
+
+def _fit(estimator: DRPModel, data: DrugResponseData, fold: Fold):
     train, val = data.subset(fold.train), data.subset(fold.val)
     start = time.perf_counter()
     estimator.fit(train, val)
-    return estimator, train, val, time.perf_counter() - start
+    return train, val, time.perf_counter() - start
 
 
 def additive_baseline(train: DrugResponseData, part: DrugResponseData,
@@ -177,16 +195,18 @@ def summarise(results: pd.DataFrame, metrics: dict[str, str] | None = None,
               test_metric: str = "pcc") -> pd.DataFrame:
     """Mean +- sd over folds and seeds, one row per (split, model), with a paired test.
 
-    Within each split every model is compared with the best naive baseline of
-    that split (highest mean ``test_metric``) over the same folds: the mean
+    Within each split every model is compared with the best baseline of that
+    split (the model flagged ``baseline`` with the highest mean ``test_metric``,
+    the same reference as the report's) over the same folds: the mean
     difference and the two-sided paired t-test p-value (Wilcoxon's exact test
     cannot go below p = 0.0625 with 5 folds, so the t-test is shown; both are in
-    :mod:`drpkit.evaluate.stats`).
+    :mod:`drpkit.evaluate.stats`). ``drpkit evaluate`` and ``drpkit report``
+    print the report's leaderboards instead (``drpkit.report.tables``).
     """
     metrics = metrics or SUMMARY_METRICS
     rows = []
     for split, part in results.groupby("split", sort=False):
-        reference = _best_naive(part, test_metric)
+        reference = _best_baseline(part, test_metric)
         for model, group in part.groupby("model", sort=False):
             row = {"split": split, "model": model, "folds": len(group)}
             for key, label in metrics.items():
@@ -196,18 +216,18 @@ def summarise(results: pd.DataFrame, metrics: dict[str, str] | None = None,
                         if len(values) > 1 else f"{values.mean():.3f}"
             if reference is not None and model != reference:
                 diff, p = _paired_vs(part, model, reference, test_metric)
-                row["vs best naive"] = reference
+                row["vs best baseline"] = reference
                 row[f"Δ{test_metric.upper()}"] = f"{diff:+.3f}"
                 row["p (paired t)"] = "n/a" if np.isnan(p) else f"{p:.2g}"
             rows.append(row)
     return pd.DataFrame(rows).fillna("")
 
 
-def _best_naive(part: pd.DataFrame, metric: str) -> str | None:
-    naive = part[part["model"].str.startswith("naive-")]
-    if naive.empty or metric not in naive:
+def _best_baseline(part: pd.DataFrame, metric: str) -> str | None:
+    baselines = part[part["model"].map(is_baseline)]
+    if baselines.empty or metric not in baselines:
         return None
-    return str(naive.groupby("model")[metric].mean().idxmax())
+    return str(baselines.groupby("model")[metric].mean().idxmax())
 
 
 def _paired_vs(part: pd.DataFrame, model: str, reference: str, metric: str):

@@ -174,6 +174,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     ``cv`` task that uses them.
     """
     config.check()
+    EXECUTORS.get(config.executor)
     store = RunStore(run_dir)
     store.prepare()
     now = time.strftime("%Y-%m-%dT%H:%M:%S")

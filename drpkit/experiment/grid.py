@@ -173,9 +173,9 @@ class GridConfig(BaseModel):
         return [_as_spec(v) for v in value]
 
     def check(self) -> GridConfig:
-        """Raise :class:`DataError` for unknown models, split kinds, executors,
-        settings a model rejects, or a grid with nothing to run."""
-        from drpkit.experiment.executors import EXECUTORS
+        """Raise :class:`DataError` for unknown models, split kinds, settings a
+        model rejects, or a grid with nothing to run. (The executor is checked by
+        ``run_grid``, which owns the executors: this module imports none of them.)"""
         from drpkit.models import MODELS, create_model
         from drpkit.splits import SPLITS
 
@@ -183,7 +183,6 @@ class GridConfig(BaseModel):
             MODELS.get(name)
         for name in self.splits:
             SPLITS.get(name)
-        EXECUTORS.get(self.executor)
         for name in [*self.params, *self.search]:
             if name not in self.models:
                 raise DataError(f"settings given for model {name!r}, which is not among the "

@@ -11,6 +11,9 @@ Layout (``RUN_DIR``)::
                                 baseline, tissue (cv: test pairs; transfer: target
                                 pairs; trial: validation pairs)
         history.json            training curves of torch models (train_loss, val, ...)
+        artifacts/<name>.parquet
+                                tables that explain the fitted model (``DRPModel.explain``:
+                                attention maps, gene rankings, fusion weights), if any
     failed/<task id>.json       error and traceback of a task's last failed attempt
 
 A task folder is assembled under a hidden ``.partial`` name and renamed into
@@ -22,6 +25,7 @@ without reading or rewriting it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,15 @@ from drpkit.experiment.grid import Task
 from drpkit.runs import write_json
 
 CONFIG_FILE = "config.json"
+ARTIFACTS = "artifacts"
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def artifact_name(name: str) -> str:
+    """``name`` if it is a safe file stem (letters, digits, ``_.-``), else an error."""
+    if not _ARTIFACT_NAME.match(name) or name.endswith("."):
+        raise DataError(f"artifact name {name!r}: use letters, digits, '_', '-' or '.'")
+    return name
 
 
 @dataclass
@@ -46,12 +59,14 @@ class TaskResult:
         predictions: scored pairs (see the module docstring).
         info: seconds, threshold, chosen setting, host, start and end times.
         history: training history of torch models, else None.
+        artifacts: name -> table explaining the fitted model (may be empty).
     """
 
     metrics: dict[str, float]
     predictions: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
     history: dict[str, Any] | None = None
+    artifacts: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 class RunStore:
@@ -98,6 +113,10 @@ class RunStore:
             result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
             if result.history is not None:
                 write_json(tmp / "history.json", result.history)
+            if result.artifacts:
+                (tmp / ARTIFACTS).mkdir()
+                for name, table in result.artifacts.items():
+                    table.to_parquet(tmp / ARTIFACTS / f"{artifact_name(name)}.parquet")
         (self.failed_dir / f"{task.id}.json").unlink(missing_ok=True)
         return target
 
@@ -131,6 +150,22 @@ class RunStore:
             return pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: unreadable predictions ({exc})") from None
+
+    def artifacts(self, task_id: str) -> dict[str, pd.DataFrame]:
+        """Name -> table of the artifacts a task's model exported (empty if none)."""
+        folder = self.tasks_dir / task_id / ARTIFACTS
+        out = {}
+        for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+            try:
+                out[path.stem] = pd.read_parquet(path)
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{path}: unreadable artifact ({exc})") from None
+        return out
+
+    def artifact_names(self, task_id: str) -> list[str]:
+        """Names of a task's artifacts, without reading them."""
+        folder = self.tasks_dir / task_id / ARTIFACTS
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
 
     def history(self, task_id: str) -> dict | None:
         path = self.tasks_dir / task_id / "history.json"

@@ -47,6 +47,7 @@ from drpkit.evaluate.metrics import auroc, evaluate_predictions, pcc
 from drpkit.experiment.crossval import PAIR, additive_baseline, fold_metrics, scored_frame
 from drpkit.features.molecules import DRUG_FINGERPRINTS
 from drpkit.models import DRPModel, create_model
+from drpkit.models.requirements import data_for_model
 from drpkit.splits import SPLITS
 
 NOVELTY = ("seen", "new cell", "new drug", "new both")
@@ -61,6 +62,7 @@ class TransferOutcome:
     seconds: float
     fitted: DRPModel
     info: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def match_drugs(source: DrugResponseData, target: DrugResponseData) -> dict[str, str]:
@@ -139,9 +141,10 @@ def run_transfer(source: DrugResponseData, target: DrugResponseData, model: str,
     src, tgt, info = align_datasets(source, target)
     rng = np.random.default_rng(seed)
     train_rows, val_rows = SPLITS.get("random")(src.responses[PAIR], val_parts, rng)[0]
-    src = src.with_fold_labels(train_rows, [val_rows])
-    train, val = src.subset(train_rows), src.subset(val_rows)
     estimator = create_model(model, {"seed": seed, **(params or {})})
+    src = data_for_model(estimator, src.with_fold_labels(train_rows, [val_rows]))
+    tgt = data_for_model(estimator, tgt)
+    train, val = src.subset(train_rows), src.subset(val_rows)
     start = time.perf_counter()
     estimator.fit(train, val)
     seconds = time.perf_counter() - start
@@ -156,7 +159,7 @@ def run_transfer(source: DrugResponseData, target: DrugResponseData, model: str,
     metrics = {k: float(v) for k, v in fold_metrics(frame, val_frame).items()
                if isinstance(v, int | float | np.floating)}
     metrics.update(novelty_metrics(frame))
-    return TransferOutcome(metrics, frame, seconds, estimator, info)
+    return TransferOutcome(metrics, frame, seconds, estimator, info, estimator.explain(train))
 
 
 def novelty_metrics(frame: pd.DataFrame) -> dict[str, float]:

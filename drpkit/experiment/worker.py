@@ -101,7 +101,8 @@ def _run_transfer(task: Task, params: dict[str, Any]) -> TaskResult:
     outcome = run_transfer(source, target, task.model, params, seed=task.seed)
     return TaskResult(outcome.metrics, with_tissue(outcome.predictions, target),
                       {"seconds": round(outcome.seconds, 2), "params": params,
-                       **outcome.info}, history_of(outcome.fitted))
+                       "config": outcome.fitted.config.model_dump(mode="json"),
+                       **outcome.info}, history_of(outcome.fitted), outcome.artifacts)
 
 
 RUNNERS: dict[str, Callable[[Task, dict[str, Any]], TaskResult]] = {
@@ -112,8 +113,9 @@ def _package(result: FoldResult, data: DrugResponseData, params: dict[str, Any])
     metrics = {k: float(v) for k, v in result.metrics.items()
                if isinstance(v, int | float | np.floating | np.integer)}
     return TaskResult(metrics, with_tissue(result.predictions, data),
-                      {"seconds": round(result.seconds, 2), "params": params},
-                      history_of(result.fitted))
+                      {"seconds": round(result.seconds, 2), "params": params,
+                       "config": result.fitted.config.model_dump(mode="json")},
+                      history_of(result.fitted), result.artifacts)
 
 
 def with_tissue(predictions: pd.DataFrame, data: DrugResponseData) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 * :mod:`drpkit.features.molecules`: stateless drug featurisers from SMILES
   (molecular graphs, Morgan / PubChem / MACCS fingerprints).
+* :mod:`drpkit.features.molgraph`: molecular graphs in canonical atom order
+  with bond stereo, memoised (``mol_graphs``), for the ``mol-gnn`` encoder.
 * :mod:`drpkit.features.omics`: expression transforms fitted on the training
   cells of a fold only (z-scoring, gene selection).
 * :mod:`drpkit.features.kernels`: similarity kernels on numpy arrays or torch tensors.
@@ -27,6 +29,7 @@ from drpkit.features.molecules import (
     parse_smiles,
     pubchem_fingerprints,
 )
+from drpkit.features.molgraph import mol_graph, mol_graphs
 from drpkit.features.omics import GeneSubset, OmicsPipeline, VarianceGeneSelector, ZScore
 
 __all__ = [
@@ -44,6 +47,8 @@ __all__ = [
     "gaussian_kernel",
     "jaccard_similarity",
     "maccs_fingerprints",
+    "mol_graph",
+    "mol_graphs",
     "mol_to_graph",
     "morgan_fingerprints",
     "parse_smiles",

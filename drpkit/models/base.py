@@ -47,20 +47,38 @@ class DRPModel(ABC):
     Class attributes:
         name: registry name.
         Config: pydantic class of hyperparameters (defaults live there only).
-        cell_views / drug_views: the views ``fit`` and ``predict`` read.
+        cell_views: cell views ``fit`` and ``predict`` need.
+        optional_cell_views: cell views used when the dataset has them.
+        drug_views: drug representations needed, each a view name or
+            alternatives joined by ``|`` (``"pubchem920|smiles"``).
+        resources: prior-knowledge resources needed (``drpkit.resources``).
+            The pipeline checks all of these before fitting and hands the
+            model only them (:mod:`drpkit.models.requirements`).
         outputs: ``("value",)`` for regressors; ``("score",)`` for classifiers;
-            ``("value", "score")`` for models that give both.
+            ``("value", "score")`` for models that give both; further columns
+            (``value_sd``, ``value_lo``, ...) travel with the predictions to the
+            run store, ``drpkit predict`` and the report.
         baseline: a reference model (means, classical learners) that every
             comparison carries; reports test the other models against the best one.
+        smoke_config: settings that make the model fit a few thousand real
+            pairs in seconds (the test suite's and demos' small runs; the model
+            stays honest, only smaller), so tests carry no per-model branches.
+        smoke_bar: what such a small run must reach on held-out pairs of a
+            random split: (minimum PCC, maximum RMSE as a share of the global
+            mean's RMSE); models that ignore drugs or cells declare lower bars.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     cell_views: ClassVar[tuple[str, ...]] = ()
+    optional_cell_views: ClassVar[tuple[str, ...]] = ()
     drug_views: ClassVar[tuple[str, ...]] = ()
+    resources: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ("value",)
     description: ClassVar[str] = ""
     baseline: ClassVar[bool] = False
+    smoke_config: ClassVar[dict[str, Any]] = {}
+    smoke_bar: ClassVar[tuple[float, float]] = (0.5, 0.9)
 
     def __init__(self, config: ModelConfig | dict | None = None, **overrides: Any):
         try:
@@ -86,8 +104,18 @@ class DRPModel(ABC):
         """Predictions for ``pairs`` (columns cell, drug), same row order.
 
         Returns a frame with the columns named in ``outputs``: ``value`` (predicted
-        response) and/or ``score`` (probability of sensitivity).
+        response) and/or ``score`` (probability of sensitivity), and any further
+        declared output columns.
         """
+
+    def explain(self, data: DrugResponseData) -> dict[str, pd.DataFrame]:
+        """Named tables that explain the fitted model (attention maps, gene
+        rankings, fusion weights...), stored per task as artifacts of a run.
+
+        ``data`` is the training data the model was fitted on. The default has
+        none; tables must be plain (no objects), as they are written as Parquet.
+        """
+        return {}
 
     def input_genes(self) -> dict[str, list[str]] | None:
         """Features each cell view of the *fitted* model reads (view -> gene symbols).
@@ -154,6 +182,13 @@ MODELS: Registry[type[DRPModel]] = Registry("model")
 def register_model(cls: type[DRPModel]) -> type[DRPModel]:
     """Class decorator adding ``cls`` to the model registry under ``cls.name``."""
     return MODELS.register(cls.name)(cls)
+
+
+def is_baseline(model: str) -> bool:
+    """True for registered reference models (``DRPModel.baseline``): the one
+    definition of a baseline that summaries and reports compare models with.
+    Unknown names (e.g. a plugin not imported here) are not baselines."""
+    return model in MODELS and bool(MODELS.get(model).baseline)
 
 
 def create_model(name: str, config: dict | None = None, **overrides: Any) -> DRPModel:

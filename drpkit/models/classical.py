@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,7 @@ class _LinearModel(_FeatureModel):
 class RidgeBaseline(_LinearModel):
     name = "ridge"
     description = "ridge regression on expression PCs + fingerprint PCs (alpha on validation)"
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500}
 
     def _make(self, alpha: float):
         return Ridge(alpha=alpha)
@@ -134,6 +136,7 @@ class RidgeBaseline(_LinearModel):
 class ElasticNetBaseline(_LinearModel):
     name = "elastic-net"
     description = "elastic net on expression PCs + fingerprint PCs (alpha on validation)"
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500}
 
     def _make(self, alpha: float):
         # The grid is shared with ridge; elastic net's penalty is on a per-sample scale.
@@ -192,6 +195,8 @@ class GradientBoostingBaseline(_TreeModel):
     description = ("histogram gradient boosting on expression PCs + fingerprint PCs "
                    "(number of trees on validation)")
     Config = GBMConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 16, "drug_components": 8,
+                    "max_trees": 150}
 
     def _fit_estimator(self, x, y, xv, yv) -> None:
         cfg = self.config
@@ -239,6 +244,8 @@ class RandomForestBaseline(_TreeModel):
     name = "rf"
     description = "random forest on expression PCs + fingerprint PCs"
     Config = ForestConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 16, "drug_components": 8,
+                    "n_estimators": 40}
 
     def _fit_estimator(self, x, y, xv, yv) -> None:
         cfg = self.config

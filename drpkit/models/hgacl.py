@@ -63,20 +63,22 @@ the reliable cell-cell and drug-drug neighbours, as the paper describes
 kernel scales use training cells only.
 
 Leakage: response edges, the positives of the contrastive loss and the BCE
-targets come from ``train.responses`` only. Validation and test cells or drugs
-are nodes with features and similarity edges but no response edges. At
-predict time cells or drugs that were not nodes at fit time join the graph
-with similarity edges *from* their reliable neighbours among the fitted nodes
-and none *to* them, which changes no fitted node's embedding.
+targets come from ``train.responses`` only. In the default ``inductive`` node
+mode (:mod:`drpkit.models.graph`) the nodes are the training cells and drugs,
+so kernels, reliable-neighbour candidates, contrastive terms and the
+compression basis see no held-out cell or drug. Cells or drugs that are not
+nodes at fit time (validation and test ones in inductive mode) join the graph
+when scored, with similarity edges *from* their reliable neighbours among the
+fitted nodes and none *to* them, which changes no fitted node's embedding. In
+the papers' ``transductive`` mode every cell and drug of the dataset is a node
+during training, held-out ones with similarity edges but no response edges.
 """
 from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -88,27 +90,18 @@ from torch import Tensor, nn
 from drpkit.data.container import DrugResponseData
 from drpkit.data.ids import extend_ids, require_ids
 from drpkit.errors import DataError
-from drpkit.evaluate.metrics import auroc
-from drpkit.features.expression import fit_expression_scaling
-from drpkit.features.kernels import (
-    gaussian_gamma,
-    gaussian_kernel,
-    jaccard_similarity,
-    polynomial_kernel,
+from drpkit.features.fitted_views import FittedView
+from drpkit.models.base import register_model
+from drpkit.models.graph import (
+    GraphConfig,
+    GraphModel,
+    PairMonitor,
+    as_tensor,
+    fingerprint_name,
+    labelled_pairs,
 )
-from drpkit.models.base import EarlyStoppingModel, ModelConfig, register_model
-from drpkit.nn import (
-    GCNEncoder,
-    NodeAttention,
-    ViewFusion,
-    add_feature_noise,
-    drop_edges,
-    fuse_kernels,
-    heterogeneous_adjacency,
-    info_nce,
-    pearson_correlation,
-    reliable_neighbours,
-)
+from drpkit.nn import info_nce
+from drpkit.nn.hgacl_net import PERTURBATIONS, GraphInputs, HGACLNet, Propagation
 from drpkit.nn.lowrank import expand_linear, restrict_linear, row_space_basis
 from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
 
@@ -117,15 +110,14 @@ CELL_VIEW_KERNELS = {"expression": "gaussian", "cnv": "polynomial", "mutation": 
 
 
 # --------------------------------------------------------------------- config
-class HGACLConfig(ModelConfig):
+class HGACLConfig(GraphConfig):
     """Hyperparameters of HGACL-DRP (defaults: the paper's optimum for the
     perturbations, the authors' code for sizes, temperature and loss weight).
 
+    The node mode, ``n_genes`` (expression only: CNV and mutation always use
+    all genes), fingerprint and compression settings are :class:`GraphConfig`'s.
+
     Attributes:
-        n_genes: keep the most variable expression genes among training
-            cells; None = all (CNV and mutation always use all genes).
-        drug_fingerprint: drug view; ``auto`` = the dataset's ``pubchem920``
-            view when present, else ``pubchem`` (881 bits from SMILES).
         fusion: fuse expression, CNV and mutation; False = the expression
             embedding and kernel only (ablation "no data fusion").
         neighbour_filter: rank neighbours by similarity x node attention
@@ -152,20 +144,11 @@ class HGACLConfig(ModelConfig):
             one of them alone is the "single perturbation" ablation.
         neutral_weight: weight of neutral pairs (reliable neighbours) in the
             InfoNCE denominator; 0 leaves them out, as the authors' code does.
-        nodes: ``view`` = every cell of the expression view and every drug of
-            the fingerprint view is a node (held-out ones get similarity edges
-            only); ``responses`` = only the cells and drugs of the training and
-            validation parts (others join at predict time).
-        compress_inputs: train the wide input embeddings on the row space of
-            their features (a reparameterisation; Adam's path differs, see
-            :mod:`drpkit.nn.lowrank`).
         trainer: optimisation; full batch, early stopping on validation AUROC
             (1000 epochs at most, patience 50; Adam 1e-3 without weight decay
             as upstream).
     """
 
-    n_genes: int | None = Field(default=None, ge=1)
-    drug_fingerprint: str = "auto"
     fusion: bool = True
     neighbour_filter: bool = True
     k: int = Field(default=10, ge=1)
@@ -183,228 +166,8 @@ class HGACLConfig(ModelConfig):
     perturbations: list[Literal["feature", "structure"]] = Field(
         default_factory=lambda: ["feature", "structure"], min_length=1)
     neutral_weight: float = Field(default=0.0, ge=0.0, le=1.0)
-    nodes: Literal["view", "responses"] = "view"
-    compress_inputs: bool = True
     trainer: TrainerConfig = TrainerConfig(max_epochs=1000, patience=50, lr=1e-3,
                                            weight_decay=0.0)
-
-
-# -------------------------------------------------------------------- kernels
-@dataclass(frozen=True)
-class Kernel:
-    """How a view is prepared and compared.
-
-    Attributes:
-        standardise: z-score the features with training statistics (else
-            they are read as 0/1 presence).
-        fit_gamma: the kernel's scale from training features (n, d).
-        compute: ``(rows, columns, view) -> (n, m)`` similarities.
-    """
-
-    standardise: bool
-    fit_gamma: Callable[[Tensor], float]
-    compute: Callable[[Tensor, Tensor, FittedView], Tensor]
-
-
-KERNELS: dict[str, Kernel] = {
-    "gaussian": Kernel(True, gaussian_gamma,
-                       lambda x, y, view: gaussian_kernel(x, y, gamma=view.gamma)),
-    "polynomial": Kernel(True, lambda x: 1.0 / max(x.shape[1], 1),
-                         lambda x, y, view: polynomial_kernel(
-                             x, y, degree=view.degree, coef0=1.0, gamma=view.gamma).clamp_min(0)),
-    "jaccard": Kernel(False, lambda x: 1.0, lambda x, y, view: jaccard_similarity(x, y)),
-}
-
-
-@dataclass
-class FittedView:
-    """Features and kernel of one view, fitted on training rows.
-
-    Attributes:
-        name: the dataset view (``expression``, ``cnv``, ``mutation``, or a
-            drug fingerprint such as ``pubchem920``).
-        kernel: key of :data:`KERNELS`.
-        columns: the features used, in order (as strings).
-        mean, scale: z-score statistics of the training rows (empty when the
-            kernel reads 0/1 presence).
-        gamma: kernel scale (Gaussian bandwidth, polynomial inner-product scale).
-        degree: polynomial degree.
-        norm: Frobenius norm of the kernel over the training rows; every
-            kernel is divided by it.
-    """
-
-    name: str
-    kernel: str
-    columns: np.ndarray
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    gamma: float = 1.0
-    degree: int = 3
-    norm: float = 1.0
-
-    @classmethod
-    def fit(cls, name: str, kernel: str, frame: pd.DataFrame, train_ids: np.ndarray,
-            n_features: int | None = None, degree: int = 3) -> FittedView:
-        """Fit preprocessing, kernel scale and Frobenius norm on ``train_ids``."""
-        if KERNELS[kernel].standardise:
-            columns, mean, scale = fit_expression_scaling(frame, train_ids, n_features)
-            view = cls(name, kernel, columns, mean, scale, degree=degree)
-        else:
-            view = cls(name, kernel, np.asarray(frame.columns, dtype=str), degree=degree)
-        x = torch.from_numpy(view.features(frame, train_ids)[0])
-        view.gamma = float(KERNELS[kernel].fit_gamma(x))
-        norm = float(torch.linalg.matrix_norm(view.similarity(x, x)))
-        if not np.isfinite(norm) or norm == 0:
-            raise DataError(f"the {kernel} kernel of view {name!r} is zero on the training rows")
-        view.norm = norm
-        return view
-
-    def features(self, frame: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, d) float32 features of ``ids`` (zero rows where the view lacks an
-        id) and the (n,) boolean mask of the ids it has."""
-        present = np.asarray(pd.Index(ids).isin(frame.index))
-        position = pd.Index(frame.columns.astype(str)).get_indexer(self.columns)
-        if (position < 0).any():
-            absent = self.columns[position < 0]
-            raise DataError(f"view {self.name!r} lacks {len(absent)} feature(s) the model was "
-                            f"fitted on, e.g. {list(absent[:5])}")
-        values = frame.loc[np.asarray(ids)[present]].to_numpy(np.float64)[:, position]
-        x = np.zeros((len(ids), len(self.columns)), np.float32)
-        x[present] = (values - self.mean) / self.scale if len(self.mean) else values != 0
-        return x, present
-
-    def similarity(self, rows: Tensor, columns: Tensor) -> Tensor:
-        """Kernel between ``rows`` (n, d) and ``columns`` (m, d) features,
-        divided by the fitted Frobenius norm."""
-        return KERNELS[self.kernel].compute(rows, columns, self) / self.norm
-
-    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        meta = {"name": self.name, "kernel": self.kernel, "gamma": self.gamma,
-                "degree": self.degree, "norm": self.norm}
-        return {f"{prefix}meta": np.asarray(json.dumps(meta)), f"{prefix}columns": self.columns,
-                f"{prefix}mean": self.mean, f"{prefix}scale": self.scale}
-
-    @classmethod
-    def from_arrays(cls, state, prefix: str) -> FittedView:
-        meta = json.loads(str(state[f"{prefix}meta"]))
-        return cls(meta["name"], meta["kernel"], state[f"{prefix}columns"],
-                   state[f"{prefix}mean"], state[f"{prefix}scale"], meta["gamma"],
-                   meta["degree"], meta["norm"])
-
-
-# --------------------------------------------------------------------- module
-@dataclass
-class GraphInputs:
-    """Tensors of one graph, cells first; the first ``n_fit_cells`` cells and
-    ``n_fit_drugs`` drugs are the nodes of the fitted graph.
-
-    Attributes:
-        features: per cell view (n_c, d_v) features, then the drug
-            fingerprints (n_d, B).
-        present: (n_c, V) views each cell has.
-        cell_kernels: (V, n_c, n_fit_cells) normalised view kernels.
-        drug_kernel: (n_d, n_fit_drugs) normalised fingerprint kernel.
-        edge_index: (2, E) (cell, drug) node indices of the training sensitive pairs.
-    """
-
-    features: list[Tensor]
-    present: Tensor
-    cell_kernels: Tensor
-    drug_kernel: Tensor
-    edge_index: Tensor
-
-    @property
-    def n_cells(self) -> int:
-        return int(self.present.shape[0])
-
-    def to(self, device: torch.device) -> GraphInputs:
-        return GraphInputs([x.to(device) for x in self.features], self.present.to(device),
-                           self.cell_kernels.to(device), self.drug_kernel.to(device),
-                           self.edge_index.to(device))
-
-
-class Propagation(NamedTuple):
-    """One pass of :class:`HGACLNet`: (N, F) input embeddings ``h0``, view
-    weights (n_c, V), similarity blocks and their kept-neighbour masks, the
-    (N, N) operator and the (N, H) GCN output ``z``."""
-
-    h0: Tensor
-    view_weights: Tensor
-    s_cell: Tensor
-    s_drug: Tensor
-    kept_cell: Tensor
-    kept_drug: Tensor
-    adj: Tensor
-    z: Tensor
-
-
-class HGACLNet(nn.Module):
-    """Fusion, reliable-neighbour graph, GCN encoder and Pearson decoder.
-
-    Args:
-        input_dims: feature sizes of the cell views, then of the drug fingerprint.
-        config: the model's hyperparameters (sizes, ``k``, ``gamma``, ablations).
-
-    Shapes:
-        - input: :class:`GraphInputs` of n_c cells and n_d drugs
-        - output of ``forward``: a :class:`Propagation`; of :meth:`logits`:
-          (n_c, n_d) pair logits
-    """
-
-    def __init__(self, input_dims: list[int], config: HGACLConfig):
-        super().__init__()
-        embed, attention = config.embed_dim, config.attention_dim
-        self.k, self.gamma = config.k, config.gamma
-        self.projections = nn.ModuleList(nn.Linear(d, embed) for d in input_dims)
-        self.fusion = ViewFusion(len(input_dims) - 1, embed, attention, config.dynamic_share)
-        self.cell_attention = NodeAttention(embed, attention) if config.neighbour_filter else None
-        self.drug_attention = NodeAttention(embed, attention) if config.neighbour_filter else None
-        self.encoder = GCNEncoder(embed, list(config.layers))
-        self.cell_head = nn.Linear(config.layers[-1], config.decoder_dim)
-        self.drug_head = nn.Linear(config.layers[-1], config.decoder_dim)
-
-    def forward(self, g: GraphInputs) -> Propagation:
-        *cell_x, drug_x = g.features
-        views = torch.stack([proj(x) for proj, x in
-                             zip(self.projections[:-1], cell_x, strict=True)])
-        h_cell, weights = self.fusion(views, g.present)
-        h_drug = self.projections[-1](drug_x)
-        cell_similarity = fuse_kernels(g.cell_kernels, weights, g.present)
-        s_cell, kept_cell = reliable_neighbours(
-            cell_similarity, _scores(self.cell_attention, h_cell, cell_similarity.shape[1]), self.k)
-        s_drug, kept_drug = reliable_neighbours(
-            g.drug_kernel, _scores(self.drug_attention, h_drug, g.drug_kernel.shape[1]), self.k)
-        h0 = torch.cat([h_cell, h_drug])
-        adj = heterogeneous_adjacency(s_cell, s_drug, g.edge_index)
-        return Propagation(h0, weights, s_cell, s_drug, kept_cell, kept_drug, adj,
-                           self.encoder(h0, adj))
-
-    def logits(self, z: Tensor, n_cells: int) -> Tensor:
-        """(n_c, n_d) ``gamma * Pearson(W_c z_cell, W_d z_drug)``."""
-        return self.gamma * pearson_correlation(self.cell_head(z[:n_cells]),
-                                                self.drug_head(z[n_cells:]))
-
-
-def _scores(attention: NodeAttention | None, h: Tensor, n_candidates: int) -> Tensor | None:
-    return None if attention is None else attention(h[:n_candidates])
-
-
-# ---------------------------------------------------------------- perturbations
-def _feature_view(net: HGACLNet, g: GraphInputs, out: Propagation, cfg: HGACLConfig,
-                  generator: torch.Generator) -> Tensor:
-    """GCN output with Gaussian noise (``feature_noise``) on the input embeddings."""
-    return net.encoder(add_feature_noise(out.h0, cfg.feature_noise, generator), out.adj)
-
-
-def _structure_view(net: HGACLNet, g: GraphInputs, out: Propagation, cfg: HGACLConfig,
-                    generator: torch.Generator) -> Tensor:
-    """GCN output on the graph without a fraction ``edge_drop`` of the response edges."""
-    edges = drop_edges(g.edge_index, cfg.edge_drop, generator)
-    return net.encoder(out.h0, heterogeneous_adjacency(out.s_cell, out.s_drug, edges))
-
-
-PERTURBATIONS: dict[str, Callable[..., Tensor]] = {"feature": _feature_view,
-                                                  "structure": _structure_view}
 
 
 # ----------------------------------------------------------------------- task
@@ -414,35 +177,35 @@ class _HGACLTask:
 
     Tensors (on the trainer's device): ``train_idx`` (2, P) / ``train_y`` (P,)
     labelled training pairs; ``val_idx`` (2, Q) / ``val_y`` (Q,) validation
-    pairs; ``links`` (N, N) training sensitive pairs in both directions.
+    pairs among the nodes of ``g_eval`` (the fitted graph ``g``, followed in
+    inductive mode by the validation cells and drugs it lacks); ``links``
+    (N, N) training sensitive pairs in both directions.
     """
 
-    mode: Literal["min", "max"]
-
-    def __init__(self, net: HGACLNet, g: GraphInputs, pairs: dict[str, Tensor],
-                 config: HGACLConfig, device: torch.device):
+    def __init__(self, net: HGACLNet, g: GraphInputs, g_eval: GraphInputs,
+                 pairs: dict[str, Tensor], config: HGACLConfig, device: torch.device):
         self.module, self.g, self.cfg = net.to(device), g.to(device), config
+        self.g_eval = self.g if g_eval is g else g_eval.to(device)
         self.t = {k: v.to(device) for k, v in pairs.items()}
         n_c, n = g.n_cells, g.n_cells + g.drug_kernel.shape[0]
         self.links = torch.zeros(n, n, dtype=torch.bool, device=device)
         self.links[self.g.edge_index[0], n_c + self.g.edge_index[1]] = True
         self.links |= self.links.t().clone()
         self.positive = self.links | torch.eye(n, dtype=torch.bool, device=device)
-        self.val_y = self.t["val_y"].cpu().numpy()
-        both_classes = len(np.unique(self.val_y)) == 2
-        self.monitor, self.mode = ("val_auroc", "max") if both_classes else ("val_bce", "min")
+        self.monitor_of = PairMonitor(self.t["val_y"])
+        self.monitor, self.mode = self.monitor_of.monitor, self.monitor_of.mode
 
     def batches(self, epoch: int, generator: torch.Generator):
         yield generator
 
-    def _pair_logits(self, out: Propagation, part: str) -> Tensor:
+    def _pair_logits(self, out: Propagation, part: str, n_cells: int) -> Tensor:
         idx = self.t[f"{part}_idx"]
-        return self.module.logits(out.z, self.g.n_cells)[idx[0], idx[1]]
+        return self.module.logits(out.z, n_cells)[idx[0], idx[1]]
 
     def loss(self, generator: torch.Generator) -> Tensor:
         out = self.module(self.g)
-        loss = F.binary_cross_entropy_with_logits(self._pair_logits(out, "train"),
-                                                  self.t["train_y"])
+        loss = F.binary_cross_entropy_with_logits(
+            self._pair_logits(out, "train", self.g.n_cells), self.t["train_y"])
         if self.cfg.contrastive_weight > 0:
             loss = loss + self.cfg.contrastive_weight * self.contrastive(out, generator)
         return loss
@@ -460,24 +223,19 @@ class _HGACLTask:
         return torch.stack(terms).mean()
 
     def validate(self) -> dict[str, float]:
-        logits = self._pair_logits(self.module(self.g), "val")
-        metrics = {"val_bce": float(F.binary_cross_entropy_with_logits(logits, self.t["val_y"]))}
-        if self.monitor == "val_auroc":
-            metrics["val_auroc"] = auroc(self.val_y, logits.cpu().numpy())
-        return metrics
+        out = self.module(self.g_eval)
+        return self.monitor_of(self._pair_logits(out, "val", self.g_eval.n_cells))
 
 
 # ---------------------------------------------------------------------- model
 @register_model
-class HGACL(EarlyStoppingModel):
+class HGACL(GraphModel):
     """HGACL-DRP (see the module docstring).
 
-    Fitted attributes:
+    Fitted attributes (besides the graph's, see :class:`GraphModel`):
         views_: the fitted cell views (:class:`FittedView`), expression first;
             fewer than three when the dataset (or ``fusion=False``) has fewer.
         drug_view_: the fitted fingerprint view.
-        cells_, drugs_: node ids (arrays of str), in node order.
-        edge_index_: (2, E) int64 node indices of the training sensitive pairs.
         module_: the trained :class:`HGACLNet`; history_: the training history.
     """
 
@@ -486,8 +244,12 @@ class HGACL(EarlyStoppingModel):
                    "with reliable neighbours and dual-perturbation contrastive learning "
                    "(classifier)")
     Config = HGACLConfig
-    cell_views = ("expression", "cnv", "mutation")
-    drug_views = ("pubchem920", "smiles")  # pubchem920 when stored, else PubChem from SMILES
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "drug_fingerprint": "morgan", "embed_dim": 64,
+                    "layers": [64], "decoder_dim": 32,
+                    "trainer": {"max_epochs": 300, "patience": 30}}
+    cell_views = ("expression",)
+    optional_cell_views = ("cnv", "mutation")
+    drug_views = ("pubchem920|smiles",)  # pubchem920 when stored, else PubChem from SMILES
     outputs = ("score",)
     config: HGACLConfig
 
@@ -509,7 +271,7 @@ class HGACL(EarlyStoppingModel):
         if skipped:
             warnings.warn(f"hgacl: dataset {train.name!r} has no {' or '.join(skipped)} for its "
                           f"training cells; fusing {self.view_names} only", stacklevel=3)
-        fingerprint = _fingerprint_name(cfg.drug_fingerprint, train)
+        fingerprint = fingerprint_name(cfg.drug_fingerprint, train)
         frame = train.drug_view(fingerprint)
         train_drugs = np.sort(train.responses["drug"].unique())
         require_ids(train_drugs, frame.index, "drug", f"fingerprint view {fingerprint!r}")
@@ -519,19 +281,6 @@ class HGACL(EarlyStoppingModel):
     def view_names(self) -> list[str]:
         """Names of the fitted cell views."""
         return [view.name for view in self.views_]
-
-    def _node_sets(self, train: DrugResponseData,
-                   val: DrugResponseData | None) -> tuple[np.ndarray, np.ndarray]:
-        parts = [train.responses] if val is None else [train.responses, val.responses]
-        seen = {side: np.unique(np.concatenate([p[side].unique() for p in parts]))
-                for side in ("cell", "drug")}
-        expression = train.cell_view("expression").index
-        fingerprints = train.drug_view(self.drug_view_.name).index
-        require_ids(seen["cell"], expression, "cell", "expression")
-        require_ids(seen["drug"], fingerprints, "drug", f"fingerprint view {self.drug_view_.name!r}")
-        if self.config.nodes == "responses":
-            return seen["cell"].astype(str), seen["drug"].astype(str)
-        return np.asarray(expression, dtype=str), np.asarray(fingerprints, dtype=str)
 
     def _inputs(self, data: DrugResponseData, cells: np.ndarray,
                 drugs: np.ndarray) -> GraphInputs:
@@ -558,48 +307,40 @@ class HGACL(EarlyStoppingModel):
     def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
              epochs: int | None = None) -> None:
         cfg = self.config
-        if val is not None and not val.responses["label"].notna().any():
-            raise DataError(f"model {self.name!r} needs a validation part with labels for "
-                            "early stopping")
-        r = train.responses
-        if not (r["label"] == 1).any():
-            raise DataError(f"model {self.name!r} needs sensitive training pairs (label 1)")
+        self._require_labels(train, val)
         self._fit_views(train)
-        self.cells_, self.drugs_ = self._node_sets(train, val)
-        positive = r[r["label"] == 1]
-        self.edge_index_ = self._pair_index(positive)
+        self._fit_nodes(train, val, train.cell_view("expression").index,
+                        train.drug_view(self.drug_view_.name).index, self.drug_view_.name)
+        self._fit_edges(train)
         g = self._inputs(train, self.cells_, self.drugs_)
-        labelled = r[r["label"].notna()]
-        v = labelled.iloc[:0] if val is None else val.responses[val.responses["label"].notna()]
-        pairs = {"train_idx": torch.from_numpy(self._pair_index(labelled)),
-                 "train_y": torch.tensor(labelled["label"].to_numpy(np.float32)),
-                 "val_idx": torch.from_numpy(self._pair_index(v)),
-                 "val_y": torch.tensor(v["label"].to_numpy(np.float32))}
+        labelled, v = labelled_pairs(train), labelled_pairs(val)
+        eval_cells, eval_drugs = self.extended_nodes(v)
+        g_eval = g if (len(eval_cells), len(eval_drugs)) == (len(self.cells_), len(
+            self.drugs_)) else self._inputs(train, eval_cells, eval_drugs)
+        pairs = {"train_idx": torch.from_numpy(self.pair_index(labelled, self.cells_,
+                                                               self.drugs_)),
+                 "train_y": as_tensor(labelled["label"].to_numpy()),
+                 "val_idx": torch.from_numpy(self.pair_index(v, eval_cells, eval_drugs)),
+                 "val_y": as_tensor(v["label"].to_numpy())}
         torch.manual_seed(cfg.seed)
         self.module_ = self._build_net()
-        bases = _compress(self.module_.projections, g.features) if cfg.compress_inputs else {}
+        bases = {}
+        if cfg.compress_inputs:
+            bases = _compress(self.module_.projections, g.features)
+            if g_eval is not g:
+                g_eval.features = [x @ bases[i] if i in bases else x
+                                   for i, x in enumerate(g_eval.features)]
         trainer = Trainer(cfg.trainer, seed=cfg.seed)
-        self.history_ = trainer.fit(_HGACLTask(self.module_, g, pairs, cfg, trainer.device),
+        self.history_ = trainer.fit(_HGACLTask(self.module_, g, g_eval, pairs, cfg,
+                                               trainer.device),
                                     description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         for i, basis in bases.items():
             self.module_.projections[i] = expand_linear(self.module_.projections[i], basis)
 
-    def _pair_index(self, frame: pd.DataFrame) -> np.ndarray:
-        """(2, P) int64 node indices of the (cell, drug) pairs of ``frame``."""
-        return np.stack([pd.Index(self.cells_).get_indexer(frame["cell"].astype(str)),
-                         pd.Index(self.drugs_).get_indexer(frame["drug"].astype(str))]
-                        ).astype(np.int64)
-
     def _build_net(self) -> HGACLNet:
         dims = [len(view.columns) for view in (*self.views_, self.drug_view_)]
         return HGACLNet(dims, self.config)
-
-    @property
-    def edges(self) -> pd.DataFrame:
-        """The response edges of the fitted graph as (cell, drug) ids."""
-        return pd.DataFrame({"cell": self.cells_[self.edge_index_[0]],
-                             "drug": self.drugs_[self.edge_index_[1]]})
 
     # -------------------------------------------------------------- predict
     @torch.no_grad()
@@ -620,11 +361,9 @@ class HGACL(EarlyStoppingModel):
     def predict(self, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
         """Scores of ``pairs``; cells or drugs that were not nodes at fit time
         join the fitted graph with edges from their reliable neighbours."""
-        cell_ids, drug_ids = pairs["cell"].astype(str), pairs["drug"].astype(str)
-        cells = extend_ids(self.cells_, cell_ids.unique())
-        drugs = extend_ids(self.drugs_, drug_ids.unique())
+        cells, drugs = self.extended_nodes(pairs)
         _, logits = self.propagate(data, cells, drugs)
-        ci, di = pd.Index(cells).get_indexer(cell_ids), pd.Index(drugs).get_indexer(drug_ids)
+        ci, di = self.pair_index(pairs, cells, drugs)
         score = torch.sigmoid(logits).numpy()[ci, di].astype(np.float64)
         return pd.DataFrame({"score": score}, index=pairs.index)
 
@@ -633,13 +372,18 @@ class HGACL(EarlyStoppingModel):
         out, _ = self.propagate(data)
         return pd.DataFrame(out.view_weights.numpy(), index=self.cells_, columns=self.view_names)
 
+    def explain(self, data: DrugResponseData) -> dict[str, pd.DataFrame]:
+        """``fusion_weights``: each fitted cell's weight on expression, CNV and
+        mutation (how much each omics view shaped its similarities)."""
+        weights = self.fusion_weights(data)
+        return {"fusion_weights": weights.rename_axis("cell").reset_index()}
+
     # ---------------------------------------------------------- persistence
     def input_genes(self) -> dict[str, list[str]]:
         return {view.name: [str(g) for g in view.columns] for view in self.views_}
 
     def save_state(self, directory: Path) -> None:
-        arrays = {"cells": self.cells_, "drugs": self.drugs_, "edge_index": self.edge_index_,
-                  **self.drug_view_.to_arrays("drug_")}
+        arrays = {**self.graph_arrays(), **self.drug_view_.to_arrays("drug_")}
         for i, view in enumerate(self.views_):
             arrays.update(view.to_arrays(f"view{i}_"))
         np.savez(directory / STATE_FILE, n_views=np.asarray(len(self.views_)), **arrays)
@@ -651,21 +395,13 @@ class HGACL(EarlyStoppingModel):
         if not path.exists():
             raise DataError(f"{directory}: no {STATE_FILE}")
         with np.load(path, allow_pickle=False) as state:
-            self.cells_, self.drugs_ = state["cells"], state["drugs"]
-            self.edge_index_ = state["edge_index"].astype(np.int64)
+            self.load_graph_arrays(state)
             self.drug_view_ = FittedView.from_arrays(state, "drug_")
             self.views_ = [FittedView.from_arrays(state, f"view{i}_")
                            for i in range(int(state["n_views"]))]
         self.module_ = self._build_net()
         load_weights(self.module_, directory)
         self.module_.eval()
-
-
-def _fingerprint_name(setting: str, data: DrugResponseData) -> str:
-    """``auto`` -> the stored ``pubchem920`` view when present, else ``pubchem``."""
-    if setting != "auto":
-        return setting
-    return "pubchem920" if "pubchem920" in data.drug_views else "pubchem"
 
 
 def _compress(projections: nn.ModuleList, features: list[Tensor]) -> dict[int, Tensor]:

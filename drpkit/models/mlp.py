@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,8 @@ class MLPBaseline(EarlyStoppingModel):
     name = "mlp"
     description = "feed-forward network on expression PCs + fingerprint PCs (early stopping)"
     Config = MLPConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "drug_components": 30, "hidden": [128, 64],
+                    "trainer": {"max_epochs": 80, "lr": 3e-3}}
     cell_views = ("expression",)
     drug_views = ("smiles",)
     baseline = True

@@ -82,6 +82,7 @@ class _NaiveModel(DRPModel):
 @register_model
 class NaiveGlobal(_NaiveModel):
     name = "naive-global"
+    smoke_bar = (0.0, 1.0)  # a constant: PCC 0, the RMSE every bar is measured against
     description = "global mean of the training responses"
 
 
@@ -95,6 +96,7 @@ class NaiveDrug(_NaiveModel):
 @register_model
 class NaiveCell(_NaiveModel):
     name = "naive-cell"
+    smoke_bar = (0.1, 0.9999)  # cell effects are small next to drug potency
     description = "per-cell mean (global mean for unseen cells)"
     use_cell = True
 

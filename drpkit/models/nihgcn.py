@@ -27,48 +27,57 @@ the IC50 loss averages over known training pairs only (upstream averaged
 over masked-out zeros too); epochs are selected by early stopping on the
 validation part (upstream: best epoch on the test fold).
 
-Leakage: response edges and loss targets come from ``train.responses`` only;
-validation and test cells or drugs are nodes with features and no edges.
-At predict time the graph is the fitted one; cells or drugs never seen at fit
-time are added as isolated nodes, which changes no other node's embedding.
+Leakage: response edges and loss targets come from ``train.responses`` only.
+In the default ``inductive`` node mode (:mod:`drpkit.models.graph`) the
+graph's nodes are the training cells and drugs, so BatchNorm statistics,
+similarity targets and the compression basis see no held-out cell or drug;
+validation and test cells and drugs join as isolated nodes (features, no
+edges) when scored, which changes no fitted node's embedding. In the papers'
+``transductive`` mode every cell and drug of the dataset is a node during
+training, held-out ones with features and no edges.
 """
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from drpkit.data.container import DrugResponseData
-from drpkit.data.ids import extend_ids, require_ids
+from drpkit.data.ids import require_ids
 from drpkit.errors import DataError
-from drpkit.evaluate.metrics import auroc
 from drpkit.features.expression import fit_expression_scaling, scale_expression
 from drpkit.features.kernels import gaussian_gamma, gaussian_kernel, jaccard_similarity
-from drpkit.models.base import EarlyStoppingModel, ModelConfig, register_model
-from drpkit.nn import BipartiteAdjacency, NeighborhoodInteractionConv, bipartite_adjacency
+from drpkit.models.base import ModelConfig, register_model
+from drpkit.models.graph import (
+    GraphConfig,
+    GraphModel,
+    PairMonitor,
+    as_tensor,
+    fingerprint_name,
+    labelled_pairs,
+)
+from drpkit.nn import BipartiteAdjacency, bipartite_adjacency
 from drpkit.nn.layers import pearson_correlation
-from drpkit.nn.lowrank import expand_linear, restrict_linear, row_space_basis
+from drpkit.nn.lowrank import compress_linear, expand_linear
+from drpkit.nn.nihgcn_net import NIHGCNNet
 from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
 
 STATE_FILE = "graph.npz"
 
 
 # --------------------------------------------------------------------- config
-class NIHGCNConfig(ModelConfig):
-    """Hyperparameters of NIHGCN (defaults: the paper's GDSC settings).
+class NIHGCNConfig(GraphConfig):
+    """Hyperparameters of NIHGCN (defaults: the paper's GDSC settings; the node
+    mode, genes, fingerprint and compression settings are :class:`GraphConfig`'s).
 
     Attributes:
-        n_genes: keep the most variable genes among training cells; None = all.
-        drug_fingerprint: drug view; ``auto`` = the dataset's ``pubchem920``
-            view when present, else ``pubchem`` (881 bits from SMILES).
         hidden: size of the Linear + BatchNorm input projections.
         layers: output sizes of the interaction layers (one 1024 layer on
             GDSC in the paper; 512 on CCLE).
@@ -76,29 +85,16 @@ class NIHGCNConfig(ModelConfig):
         gamma: scale of the Pearson correlation before the sigmoid.
         projection_activation: ReLU after the input projection (the authors'
             code has none).
-        nodes: ``view`` = every cell of the expression view and every drug of
-            the fingerprint view is a node; ``responses`` = only the cells and
-            drugs of the training and validation parts (others are added as
-            isolated nodes at predict time).
         sparse_graph: sparse aggregation operators (for large graphs).
-        compress_inputs: train the cell projection on the row space of the
-            cell features (a reparameterisation, see :mod:`drpkit.nn.lowrank`):
-            same initial function, ``genes / cells`` times less work in the
-            largest layer, but Adam follows another path than without it;
-            folded back into an ordinary layer after training.
         trainer: optimisation; early stopping on validation AUROC.
     """
 
-    n_genes: int | None = Field(default=None, ge=1)
-    drug_fingerprint: str = "auto"
     hidden: int = Field(default=1024, ge=1)
     layers: list[int] = Field(default_factory=lambda: [1024], min_length=1)
     alpha: float = Field(default=0.25, ge=0.0, le=1.0)
     gamma: float = Field(default=8.0, gt=0.0)
     projection_activation: bool = False
-    nodes: Literal["view", "responses"] = "view"
     sparse_graph: bool = False
-    compress_inputs: bool = True
     trainer: TrainerConfig = TrainerConfig(max_epochs=1000, patience=50, lr=1e-3,
                                            weight_decay=1e-5)
 
@@ -140,101 +136,33 @@ class MTIGCNConfig(NIHGCNConfig):
                                            weight_decay=1e-5)
 
 
-# --------------------------------------------------------------------- module
-class NIHGCNNet(nn.Module):
-    """Encoder (projections + interaction layers) and optional MTIGCN heads.
-
-    Args:
-        cell_in: number of cell input features (genes).
-        drug_in: number of drug input features (fingerprint bits).
-        hidden: projection size.
-        layers: output sizes of the interaction layers.
-        alpha: interaction weight of every layer.
-        projection_activation: ReLU after the projections.
-        regression_head: add the linear cell/drug heads of the IC50 task.
-        similarity_head: add the linear cell/drug heads of the similarity task.
-
-    Shapes:
-        - input: cell features (n_c, cell_in), drug features (n_d, drug_in),
-          a :class:`~drpkit.nn.BipartiteAdjacency` of n_c cells and n_d drugs
-        - output of :meth:`encode`: (n_c, layers[-1]) and (n_d, layers[-1])
-    """
-
-    def __init__(self, cell_in: int, drug_in: int, hidden: int, layers: list[int],
-                 alpha: float, projection_activation: bool = False,
-                 regression_head: bool = False, similarity_head: bool = False):
-        super().__init__()
-        self.cell_proj = self._projection(cell_in, hidden, projection_activation)
-        self.drug_proj = self._projection(drug_in, hidden, projection_activation)
-        sizes = [hidden, *layers]
-        self.convs = nn.ModuleList(NeighborhoodInteractionConv(a, b, alpha)
-                                   for a, b in pairwise(sizes))
-        out = sizes[-1]
-        self.reg_cell = nn.Linear(out, out) if regression_head else None
-        self.reg_drug = nn.Linear(out, out) if regression_head else None
-        self.sim_cell = nn.Linear(out, out) if similarity_head else None
-        self.sim_drug = nn.Linear(out, out) if similarity_head else None
-
-    @staticmethod
-    def _projection(d_in: int, d_out: int, activation: bool) -> nn.Sequential:
-        parts: list[nn.Module] = [nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out)]
-        if activation:
-            parts.append(nn.ReLU())
-        return nn.Sequential(*parts)
-
-    def encode(self, x_cell: Tensor, x_drug: Tensor,
-               adj: BipartiteAdjacency) -> tuple[Tensor, Tensor]:
-        """Node embeddings: (n_c, F) cells and (n_d, F) drugs, F = ``layers[-1]``."""
-        h_cell, h_drug = self.cell_proj(x_cell), self.drug_proj(x_drug)
-        for conv in self.convs:
-            h_cell, h_drug = conv(h_cell, h_drug, adj)
-        return h_cell, h_drug
-
-    def ic50(self, h_cell: Tensor, h_drug: Tensor, scale: float) -> Tensor:
-        """(n_c, n_d) standardised ln IC50: ``scale * Pearson(W_c h_c, W_d h_d)``."""
-        if self.reg_cell is None or self.reg_drug is None:
-            raise RuntimeError("this network has no regression head")
-        return scale * pearson_correlation(self.reg_cell(h_cell), self.reg_drug(h_drug))
-
-    def similarities(self, h_cell: Tensor, h_drug: Tensor,
-                     scale: float) -> tuple[Tensor, Tensor]:
-        """(n_c, n_c) and (n_d, n_d) reconstructed similarities in (0, 1)."""
-        if self.sim_cell is None or self.sim_drug is None:
-            raise RuntimeError("this network has no similarity head")
-        z_cell, z_drug = self.sim_cell(h_cell), self.sim_drug(h_drug)
-        return (torch.sigmoid(scale * pearson_correlation(z_cell, z_cell)),
-                torch.sigmoid(scale * pearson_correlation(z_drug, z_drug)))
-
-
 # ----------------------------------------------------------------------- task
 class _GraphTask:
     """Full-batch training of the graph model; validation AUROC drives stopping.
 
     Tensors (on the trainer's device):
-        x_cell (n_c, G), x_drug (n_d, B): node features.
+        x_cell (n_c, G), x_drug (n_d, B): features of the fitted nodes.
+        eval_cell (n_c', G), eval_drug (n_d', B): the fitted nodes followed by
+            validation cells / drugs that are not among them (inductive mode);
+            the same tensors as ``x_*`` when every validation node is fitted.
         train_idx (2, P): (cell, drug) node indices of the training pairs;
         train_label (P,): 1/0/NaN; train_value (P,): standardised ln IC50.
-        val_idx (2, V), val_label (V,): labelled validation pairs (empty in a refit).
+        val_idx (2, V), val_label (V,): labelled validation pairs among the
+            evaluation nodes (empty in a refit).
         cell_sim (n_c, n_c), drug_sim (n_d, n_d): similarity targets or None.
     """
 
-    mode: Literal["min", "max"]
-
-    def __init__(self, model: _GraphModel, net: NIHGCNNet, tensors: dict[str, Tensor | None],
-                 adj: BipartiteAdjacency, device: torch.device):
+    def __init__(self, model: _NIHGCNModel, net: NIHGCNNet, tensors: dict[str, Tensor | None],
+                 adj: BipartiteAdjacency, eval_adj: BipartiteAdjacency, device: torch.device):
         self.module = net.to(device)
         self.model = model
-        self.adj = adj.to(device)
+        self.adj, self.eval_adj = adj.to(device), eval_adj.to(device)
         self.t = {k: (v.to(device) if v is not None else None) for k, v in tensors.items()}
         labelled = ~torch.isnan(self.t["train_label"])
         self.bce_idx = self.t["train_idx"][:, labelled]
         self.bce_y = self.t["train_label"][labelled]
-        self.val_y = self.t["val_label"].cpu().numpy()
-        # AUROC needs both classes in the validation part; else stop on its BCE
-        if len(np.unique(self.val_y)) == 2:
-            self.monitor, self.mode = "val_auroc", "max"
-        else:
-            self.monitor, self.mode = "val_bce", "min"
+        self.monitor_of = PairMonitor(self.t["val_label"])
+        self.monitor, self.mode = self.monitor_of.monitor, self.monitor_of.mode
 
     def batches(self, epoch: int, generator: torch.Generator):
         yield None  # full batch: the whole graph every step
@@ -257,23 +185,18 @@ class _GraphTask:
         return total
 
     def validate(self) -> dict[str, float]:
-        h_cell, h_drug = self.module.encode(self.t["x_cell"], self.t["x_drug"], self.adj)
+        h_cell, h_drug = self.module.encode(self.t["eval_cell"], self.t["eval_drug"],
+                                            self.eval_adj)
         idx = self.t["val_idx"]
         logits = self.model.config.gamma * pearson_correlation(h_cell, h_drug)[idx[0], idx[1]]
-        bce = F.binary_cross_entropy_with_logits(logits, self.t["val_label"])
-        out = {"val_bce": float(bce)}
-        if self.monitor == "val_auroc":
-            out["val_auroc"] = auroc(self.val_y, logits.cpu().numpy())
-        return out
+        return self.monitor_of(logits)
 
 
 # ---------------------------------------------------------------------- model
-class _GraphModel(EarlyStoppingModel):
+class _NIHGCNModel(GraphModel):
     """Shared NIHGCN / MTIGCN plumbing: features, graph, training, persistence.
 
-    Fitted attributes:
-        cells_, drugs_: node ids (arrays of str), in node order.
-        edge_index_: (2, E) int64 node indices of the training positive pairs.
+    Fitted attributes (besides the graph's, see :class:`GraphModel`):
         genes_, gene_mean_, gene_scale_: the expression preprocessing fitted
             on training cells.
         fingerprint_, fp_columns_: the drug view used and its columns.
@@ -284,8 +207,10 @@ class _GraphModel(EarlyStoppingModel):
     """
 
     Config: ClassVar[type[ModelConfig]] = NIHGCNConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 1000, "hidden": 64, "layers": [64], "drug_fingerprint": "morgan",
+                    "trainer": {"max_epochs": 300, "patience": 30}}
     cell_views = ("expression",)
-    drug_views = ("pubchem920", "smiles")  # pubchem920 when stored, else PubChem from SMILES
+    drug_views = ("pubchem920|smiles",)  # pubchem920 when stored, else PubChem from SMILES
     regression_head: ClassVar[bool] = False
     similarity_head: ClassVar[bool] = False
     config: NIHGCNConfig
@@ -295,12 +220,6 @@ class _GraphModel(EarlyStoppingModel):
         return {"bce": 1.0, "ic50": 0.0, "cell_sim": 0.0, "drug_sim": 0.0}
 
     # ------------------------------------------------------------- features
-    def _fingerprint_name(self, data: DrugResponseData) -> str:
-        name = self.config.drug_fingerprint
-        if name == "auto":
-            return "pubchem920" if "pubchem920" in data.drug_views else "pubchem"
-        return name
-
     def _cell_features(self, data: DrugResponseData, cells: np.ndarray) -> np.ndarray:
         """(n, G) z-scored expression of ``cells`` on the fitted genes."""
         z = scale_expression(data.cell_view("expression"), cells, self.genes_,
@@ -322,89 +241,68 @@ class _GraphModel(EarlyStoppingModel):
         train_cells = np.sort(train.responses["cell"].unique())
         self.genes_, self.gene_mean_, self.gene_scale_ = fit_expression_scaling(
             train.cell_view("expression"), train_cells, self.config.n_genes)
-        self.fingerprint_ = self._fingerprint_name(train)
+        self.fingerprint_ = fingerprint_name(self.config.drug_fingerprint, train)
         self.fp_columns_ = np.asarray(train.drug_view(self.fingerprint_).columns, dtype=str)
 
-    def _node_sets(self, train: DrugResponseData,
-                   val: DrugResponseData | None) -> tuple[np.ndarray, np.ndarray]:
-        parts = [train.responses] if val is None else [train.responses, val.responses]
-        seen_cells = np.unique(np.concatenate([p["cell"].unique() for p in parts]))
-        seen_drugs = np.unique(np.concatenate([p["drug"].unique() for p in parts]))
-        if self.config.nodes == "responses":
-            return seen_cells.astype(str), seen_drugs.astype(str)
-        expression = train.cell_view("expression")
-        fp = train.drug_view(self.fingerprint_)
-        require_ids(seen_cells, expression.index, "cell", "expression")
-        require_ids(seen_drugs, fp.index, "drug", f"fingerprint view {self.fingerprint_!r}")
-        return (np.asarray(expression.index, dtype=str),
-                np.asarray(fp.index, dtype=str))
-
     # ---------------------------------------------------------------- graph
-    def graph(self, sparse: bool | None = None) -> BipartiteAdjacency:
-        """The fitted graph (training positive pairs) over the fitted nodes."""
+    def graph(self, sparse: bool | None = None, n_cells: int | None = None,
+              n_drugs: int | None = None) -> BipartiteAdjacency:
+        """The fitted graph (training positive pairs) over the fitted nodes, or
+        over ``n_cells`` / ``n_drugs`` nodes whose first ones are the fitted nodes."""
         sparse = self.config.sparse_graph if sparse is None else sparse
-        return bipartite_adjacency(torch.from_numpy(self.edge_index_), len(self.cells_),
-                                   len(self.drugs_), sparse=sparse)
-
-    @property
-    def edges(self) -> pd.DataFrame:
-        """The response edges of the fitted graph as (cell, drug) ids."""
-        return pd.DataFrame({"cell": self.cells_[self.edge_index_[0]],
-                             "drug": self.drugs_[self.edge_index_[1]]})
+        return bipartite_adjacency(torch.from_numpy(self.edge_index_),
+                                   n_cells or len(self.cells_), n_drugs or len(self.drugs_),
+                                   sparse=sparse)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
              epochs: int | None = None) -> None:
         cfg = self.config
-        if val is not None and not val.responses["label"].notna().any():
-            raise DataError(f"model {self.name!r} needs a validation part with labels for "
-                            "early stopping")
-        r = train.responses
-        if not r["label"].notna().any():
-            raise DataError(f"model {self.name!r} needs labelled training pairs")
+        self._require_labels(train, val)
         self._fit_preprocessing(train)
-        self.cells_, self.drugs_ = self._node_sets(train, val)
-        cell_pos = pd.Index(self.cells_)
-        drug_pos = pd.Index(self.drugs_)
-
-        positive = r["label"].to_numpy() == 1
-        self.edge_index_ = np.stack([cell_pos.get_indexer(r["cell"][positive]),
-                                     drug_pos.get_indexer(r["drug"][positive])]).astype(np.int64)
+        self._fit_nodes(train, val, train.cell_view("expression").index,
+                        train.drug_view(self.fingerprint_).index, self.fingerprint_)
+        self._fit_edges(train)
+        r = train.responses
         y = r["value"].to_numpy(np.float64)
         self.y_mean_ = float(y.mean())
         self.y_std_ = float(y.std()) if len(y) > 1 and y.std() > 0 else 1.0
 
         x_cell = self._cell_features(train, self.cells_)
         x_drug = self._drug_features(train, self.drugs_)
-        v = r.iloc[:0] if val is None else val.responses[val.responses["label"].notna()]
+        v = labelled_pairs(val)
+        eval_cells, eval_drugs = self.extended_nodes(v)
         tensors: dict[str, Tensor | None] = {
             "x_cell": torch.from_numpy(x_cell),
             "x_drug": torch.from_numpy(x_drug),
-            "train_idx": torch.from_numpy(np.stack([cell_pos.get_indexer(r["cell"]),
-                                                    drug_pos.get_indexer(r["drug"])])),
-            "train_label": torch.tensor(r["label"].to_numpy(np.float32)),
-            "train_value": torch.tensor(((y - self.y_mean_) / self.y_std_).astype(np.float32)),
-            "val_idx": torch.from_numpy(np.stack([cell_pos.get_indexer(v["cell"]),
-                                                  drug_pos.get_indexer(v["drug"])])),
-            "val_label": torch.tensor(v["label"].to_numpy(np.float32)),
+            "eval_cell": torch.from_numpy(np.vstack([x_cell, self._cell_features(
+                train, eval_cells[len(self.cells_):])])),
+            "eval_drug": torch.from_numpy(np.vstack([x_drug, self._drug_features(
+                train, eval_drugs[len(self.drugs_):])])),
+            "train_idx": torch.from_numpy(self.pair_index(r, self.cells_, self.drugs_)),
+            "train_label": as_tensor(r["label"].to_numpy()),
+            "train_value": as_tensor((y - self.y_mean_) / self.y_std_),
+            "val_idx": torch.from_numpy(self.pair_index(v, eval_cells, eval_drugs)),
+            "val_label": as_tensor(v["label"].to_numpy()),
             "cell_sim": None, "drug_sim": None,
         }
         if self.similarity_head:
+            train_rows = pd.Index(self.cells_).get_indexer(np.sort(r["cell"].unique()))
             tensors["cell_sim"], tensors["drug_sim"] = self._similarity_targets(
-                x_cell, x_drug, cell_pos.get_indexer(np.sort(r["cell"].unique())))
+                x_cell, x_drug, train_rows)
         torch.manual_seed(cfg.seed)
         self.module_ = self._build_net(x_cell.shape[1], x_drug.shape[1])
         basis = None
         if cfg.compress_inputs:
-            basis = row_space_basis(tensors["x_cell"])
-            if basis.shape[1] < x_cell.shape[1]:
-                self.module_.cell_proj[0] = restrict_linear(self.module_.cell_proj[0], basis)
+            self.module_.cell_proj[0], basis = compress_linear(self.module_.cell_proj[0],
+                                                               tensors["x_cell"])
+            if basis is not None:
                 tensors["x_cell"] = tensors["x_cell"] @ basis
-            else:
-                basis = None  # no fewer dimensions: nothing to gain
+                tensors["eval_cell"] = tensors["eval_cell"] @ basis
         trainer = Trainer(cfg.trainer, seed=cfg.seed)
-        task = _GraphTask(self, self.module_, tensors,
-                          self.graph(), trainer.device)
+        task = _GraphTask(self, self.module_, tensors, self.graph(),
+                          self.graph(n_cells=len(eval_cells), n_drugs=len(eval_drugs)),
+                          trainer.device)
         self.history_ = trainer.fit(task, description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         if basis is not None:
@@ -429,7 +327,8 @@ class _GraphModel(EarlyStoppingModel):
     def _similarity_targets(self, x_cell: np.ndarray, x_drug: np.ndarray,
                             train_rows: np.ndarray) -> tuple[Tensor, Tensor]:
         """Gaussian similarity of expression (bandwidth from training cells) and
-        Jaccard similarity of fingerprints, over all nodes."""
+        Jaccard similarity of fingerprints, over the fitted nodes (training
+        nodes only in inductive mode)."""
         gamma = gaussian_gamma(x_cell[train_rows].astype(np.float64))
         cell_sim = gaussian_kernel(torch.from_numpy(x_cell), gamma=gamma)
         drug_sim = jaccard_similarity(torch.from_numpy(x_drug))
@@ -446,19 +345,17 @@ class _GraphModel(EarlyStoppingModel):
         """Scores (and ln IC50 for models with a regression head) of ``pairs``.
 
         The graph is the fitted one; cells or drugs of ``pairs`` that were not
-        nodes at fit time join as isolated nodes (features, no edges).
+        nodes at fit time join as isolated nodes (features, no edges), which
+        changes no fitted node's embedding.
         """
-        cells = extend_ids(self.cells_, pairs["cell"].astype(str).unique())
-        drugs = extend_ids(self.drugs_, pairs["drug"].astype(str).unique())
+        cells, drugs = self.extended_nodes(pairs)
         device = select_device(self.config.trainer.device)
-        adj = bipartite_adjacency(torch.from_numpy(self.edge_index_), len(cells), len(drugs),
-                                  sparse=self.config.sparse_graph).to(device)
+        adj = self.graph(n_cells=len(cells), n_drugs=len(drugs)).to(device)
         x_cell = torch.from_numpy(self._cell_features(data, cells)).to(device)
         x_drug = torch.from_numpy(self._drug_features(data, drugs)).to(device)
         net = self.module_.to(device).eval()
         h_cell, h_drug = net.encode(x_cell, x_drug, adj)
-        ci = pd.Index(cells).get_indexer(pairs["cell"].astype(str))
-        di = pd.Index(drugs).get_indexer(pairs["drug"].astype(str))
+        ci, di = self.pair_index(pairs, cells, drugs)
         corr = pearson_correlation(h_cell, h_drug)
         out = {"score": torch.sigmoid(self.config.gamma * corr).cpu().numpy()[ci, di]
                .astype(np.float64)}
@@ -474,10 +371,9 @@ class _GraphModel(EarlyStoppingModel):
 
     # ---------------------------------------------------------- persistence
     def save_state(self, directory: Path) -> None:
-        np.savez(directory / STATE_FILE, cells=self.cells_, drugs=self.drugs_,
-                 edge_index=self.edge_index_, genes=self.genes_, gene_mean=self.gene_mean_,
-                 gene_scale=self.gene_scale_, fp_columns=self.fp_columns_,
-                 fingerprint=np.asarray(self.fingerprint_),
+        np.savez(directory / STATE_FILE, **self.graph_arrays(), genes=self.genes_,
+                 gene_mean=self.gene_mean_, gene_scale=self.gene_scale_,
+                 fp_columns=self.fp_columns_, fingerprint=np.asarray(self.fingerprint_),
                  y_stats=np.asarray([self.y_mean_, self.y_std_]),
                  calibration=np.asarray(self.calibration_))
         save_weights(self.module_, directory, {"cell_in": len(self.genes_),
@@ -489,8 +385,7 @@ class _GraphModel(EarlyStoppingModel):
         if not path.exists():
             raise DataError(f"{directory}: no {STATE_FILE}")
         with np.load(path, allow_pickle=False) as state:
-            self.cells_, self.drugs_ = state["cells"], state["drugs"]
-            self.edge_index_ = state["edge_index"].astype(np.int64)
+            self.load_graph_arrays(state)
             self.genes_, self.fp_columns_ = state["genes"], state["fp_columns"]
             self.gene_mean_, self.gene_scale_ = state["gene_mean"], state["gene_scale"]
             self.fingerprint_ = str(state["fingerprint"])
@@ -504,7 +399,7 @@ class _GraphModel(EarlyStoppingModel):
 
 # ------------------------------------------------------------- registrations
 @register_model
-class NIHGCN(_GraphModel):
+class NIHGCN(_NIHGCNModel):
     name = "nihgcn"
     description = ("NIHGCN: neighbourhood-interaction GCN on the cell-drug graph of training "
                    "sensitive pairs, Pearson decoder (classifier)")
@@ -512,7 +407,7 @@ class NIHGCN(_GraphModel):
     outputs = ("score",)
 
 
-class _MTIGCNBase(_GraphModel):
+class _MTIGCNBase(_NIHGCNModel):
     Config = MTIGCNConfig
     config: MTIGCNConfig
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,7 @@ class _PerDrugModel(DRPModel):
     """Shared plumbing: cell encoding, per-drug grouping, new-drug neighbours."""
 
     Config = PerDrugConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 20}
     baseline = True
     cell_views = ("expression",)
     drug_views = ("smiles",)

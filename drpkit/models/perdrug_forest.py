@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,6 +60,7 @@ class PerDrugForest(_PerDrugModel):
     description = ("one random forest per drug on expression PCs; new drugs: "
                    "similar training drugs + cell effect")
     Config = ForestPerDrugConfig
+    smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 20, "n_estimators": 20}
 
     def _fit_drugs(self, fit: _Training, val) -> None:
         from sklearn.ensemble import RandomForestRegressor

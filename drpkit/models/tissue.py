@@ -78,6 +78,7 @@ def _known(effects: pd.Series) -> pd.Series:
 @register_model
 class NaiveTissue(_TissueModel):
     name = "naive-tissue"
+    smoke_bar = (0.1, 0.9999)  # tissue effects are small next to drug potency
     description = "mean response of the cell's tissue (global mean for unknown tissues)"
 
     def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):

@@ -1,4 +1,16 @@
-"""Reusable neural network layers shared by drpkit's graph models."""
+"""Reusable neural network layers shared by drpkit's graph models, and the
+composable drug and cell encoder parts (:mod:`drpkit.nn.encoders`)."""
+from drpkit.nn.encoders import (
+    CELL_ENCODERS,
+    DRUG_ENCODERS,
+    CellEncoder,
+    CellEncoderSpec,
+    DrugEncoder,
+    DrugEncoderSpec,
+    build_cell_encoder,
+    build_drug_encoder,
+    requirements,
+)
 from drpkit.nn.hetero import (
     GCNEncoder,
     NodeAttention,
@@ -20,7 +32,13 @@ from drpkit.nn.layers import (
 )
 
 __all__ = [
+    "CELL_ENCODERS",
+    "DRUG_ENCODERS",
     "BipartiteAdjacency",
+    "CellEncoder",
+    "CellEncoderSpec",
+    "DrugEncoder",
+    "DrugEncoderSpec",
     "GCNEncoder",
     "NeighborhoodInteractionConv",
     "NodeAttention",
@@ -28,6 +46,8 @@ __all__ = [
     "ViewFusion",
     "add_feature_noise",
     "bipartite_adjacency",
+    "build_cell_encoder",
+    "build_drug_encoder",
     "drop_edges",
     "fuse_kernels",
     "heterogeneous_adjacency",
@@ -35,4 +55,5 @@ __all__ = [
     "pearson_correlation",
     "pearson_decoder",
     "reliable_neighbours",
+    "requirements",
 ]

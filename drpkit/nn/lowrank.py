@@ -88,6 +88,16 @@ def expand_linear(linear: nn.Linear, basis: Tensor) -> nn.Linear:
     return out.to(device=linear.weight.device, dtype=linear.weight.dtype)
 
 
+def compress_linear(linear: nn.Linear, x: Tensor) -> tuple[nn.Linear, Tensor | None]:
+    """``linear`` restricted to the row space of its inputs ``x`` (n, G), and the
+    basis (G, r) to feed it ``x @ basis`` and to :func:`expand_linear` it back;
+    ``linear`` itself and None when the row space has no fewer dimensions."""
+    basis = row_space_basis(x)
+    if basis.shape[1] >= x.shape[1]:
+        return linear, None
+    return restrict_linear(linear, basis), basis
+
+
 def _check(in_features: int, basis: Tensor) -> None:
     if basis.dim() != 2 or basis.shape[0] != in_features:
         raise DataError(f"basis of shape {tuple(basis.shape)} does not fit a layer with "

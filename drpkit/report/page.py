@@ -20,7 +20,7 @@ from typing import get_args
 from drpkit.experiment.grid import TaskKind
 from drpkit.report.figures import FIGURES, GroupData, colours, png
 from drpkit.report.run import ReportRun, is_baseline
-from drpkit.report.tables import Leaderboard, Table
+from drpkit.report.tables import Leaderboard, Table, outputs_and_artifacts
 
 COLLAPSE_ROWS = 25  # longer tables are folded into <details>
 
@@ -166,6 +166,9 @@ def render(run: ReportRun, boards: list[Leaderboard], transfer: list[Table],
     if search:
         sections.append(("search", "Hyperparameter search",
                          "".join(table_html(t) for t in search)))
+    extras = outputs_and_artifacts(run)
+    if extras is not None:
+        sections.append(("artifacts", "Extra outputs and artifacts", table_html(extras)))
     config = json.dumps(run.grid, indent=2, default=str)
     versions = json.dumps(run.config.get("versions", {}), indent=2)
     settings = (f"<h3>Grid (config.json: grid)</h3><pre>{escape(config)}</pre>"

@@ -103,6 +103,14 @@ class ReportRun:
         except (DrpkitError, ValueError, TypeError):
             return None
 
+    def node_mode(self, model: str) -> str | None:
+        """The node mode (``inductive`` / ``transductive``) a graph model's tasks
+        ran in, from the resolved settings each task records (None for other
+        models, and for runs made before tasks recorded their settings)."""
+        ids = self.results.loc[self.results["model"] == model, "id"]
+        modes = {self.infos[i].get("config", {}).get("nodes") for i in ids} - {None}
+        return "/".join(sorted(modes)) or None
+
     def task_table(self) -> pd.DataFrame:
         """One row per finished task: its fields and metrics, plus where and how it
         ran (wall seconds, threads, peak memory, start and end, package versions).
@@ -181,13 +189,10 @@ class ReportRun:
 
 
 def is_baseline(model: str) -> bool:
-    """True for registered reference models (``DRPModel.baseline``); unknown
-    models (e.g. from a plugin not imported here) are not baselines."""
-    from drpkit.models import MODELS
+    """True for registered reference models (see ``drpkit.models.base.is_baseline``)."""
+    from drpkit.models.base import is_baseline as registered_baseline
 
-    with contextlib.suppress(DrpkitError):
-        return bool(MODELS.get(model).baseline)
-    return False
+    return registered_baseline(model)
 
 
 def slug(text: str) -> str:

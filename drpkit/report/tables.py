@@ -179,6 +179,7 @@ class Leaderboard:
     metrics: list[str]
     baselines: list[str]
     tests: dict[str, Significance]
+    modes: dict[str, str] = field(default_factory=dict)  # graph model -> node mode
 
     @property
     def order(self) -> list[str]:
@@ -209,7 +210,8 @@ class Leaderboard:
         values, one significance table per tested metric (tests in the notes)."""
         g, order = self.group, self.order
         full = g.folds * g.seeds
-        names = [m + (" (baseline)" if m in self.baselines else "")
+        names = [m + (f" ({self.modes[m]})" if m in self.modes else "")
+                 + (" (baseline)" if m in self.baselines else "")
                  + (f" [{self.stats.at[m, 'tasks']} of {full} tasks]"
                     if self.stats.at[m, "tasks"] < full else "") for m in order]
         rows = [[name, *(mean_sd(self.stats.at[model, f"{m}_mean"],
@@ -217,6 +219,11 @@ class Leaderboard:
                 for name, model in zip(names, order)]
         note = (f"Mean ± sd over {g.design} of dataset {g.dataset}, split {g.split}. Bold: best "
                 "mean of each column. (baseline): reference models (DRPModel.baseline).")
+        if self.modes:
+            note += (" (inductive) / (transductive): the graph models' node mode (inductive: "
+                     "only training cells and drugs are nodes while training; transductive: "
+                     "every cell and drug of the dataset is, held-out ones without response "
+                     "edges).")
         if (self.stats["tasks"] < full).any():
             note += " [k of n tasks]: the model's other folds failed or have not run yet."
         out = [Table(f"Leaderboard {g.title}: {g.design}", ["Model", *map(label, self.metrics)],
@@ -274,7 +281,8 @@ def build_leaderboard(run: ReportRun, group: Group) -> Leaderboard:
     stats.insert(0, "tasks", results.groupby("model").size())
     baselines = [m for m in group.models if is_baseline(m)]
     tests = {m: significance(results, m, baselines) for m in TESTED if m in metrics}
-    return Leaderboard(group, stats, metrics, baselines, tests)
+    modes = {m: mode for m in group.models if (mode := run.node_mode(m))}
+    return Leaderboard(group, stats, metrics, baselines, tests, modes)
 
 
 # ------------------------------------------------------- transfer and search
@@ -372,3 +380,36 @@ def leaderboard_csv(boards: list[Leaderboard]) -> pd.DataFrame:
     frames = [b.frame() for b in boards]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["dataset", "split", "model", "baseline", "folds", "seeds", "tasks"])
+
+
+# ------------------------------------------------------ outputs and artifacts
+SCORED_COLUMNS = {"cell", "drug", "y", "label", "yhat", "score", "baseline", "tissue", "novelty"}
+
+
+def outputs_and_artifacts(run: ReportRun) -> Table | None:
+    """Per model: prediction columns beyond the standard ones (``value_sd``,
+    ``value_lo``...) and the artifact tables its tasks stored; None if no
+    model has either."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for model in run.models:
+        ids = list(run.results.loc[run.results["model"] == model, "id"])
+        extra: dict[str, None] = {}
+        artifacts: dict[str, int] = {}
+        for task_id in ids:
+            path = run.store.tasks_dir / task_id / "predictions.parquet"
+            extra.update(dict.fromkeys(c for c in pq.read_schema(path).names
+                                       if c not in SCORED_COLUMNS))
+            for name in run.store.artifact_names(task_id):
+                artifacts[name] = artifacts.get(name, 0) + 1
+        if extra or artifacts:
+            rows.append([model, ", ".join(extra) or DASH,
+                         ", ".join(f"{n} ({k} of {len(ids)} tasks)" for n, k in artifacts.items())
+                         or DASH])
+    if not rows:
+        return None
+    return Table("Extra outputs and artifacts", ["Model", "Extra output columns", "Artifacts"],
+                 rows, notes=[("Extra output columns are in each task's predictions.parquet; "
+                              "artifacts are in tasks/<id>/artifacts/ and read with "
+                              "drpkit.experiment.store.RunStore(RUN).artifacts(task_id).")])
