@@ -33,6 +33,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check drpkit tests
+	$(BIN)/python -m mypy drpkit
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -20,7 +20,7 @@ import inspect
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, get_origin
+from typing import Any, TypeGuard, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -104,7 +104,7 @@ def type_name(annotation: Any) -> str:
     return re.sub(r"\btyping\.", "", repr(annotation))
 
 
-def _is_config(annotation: Any) -> bool:
+def _is_config(annotation: Any) -> TypeGuard[type[BaseModel]]:
     """A nested config block (a pydantic model class, not ``list[...]`` etc.)."""
     return (get_origin(annotation) is None and isinstance(annotation, type)
             and issubclass(annotation, BaseModel))

@@ -29,6 +29,12 @@ class UnknownNameError(DrpkitError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message otherwise
         return self.args[0]
 
+    def __reduce__(self):
+        # rebuilt from the three constructor arguments: the default (from ``args``, the
+        # message alone) fails in the receiving process, so a worker that raised this
+        # error used to look like a crashed worker (WorkerDied) to ``drpkit benchmark``
+        return type(self), (self.kind, self.name, self.valid)
+
 
 class SourceUnavailableError(DrpkitError):
     """A data source could not be fetched (no network, package index refused)."""

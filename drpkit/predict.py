@@ -20,6 +20,17 @@ handled by a documented rule, counted and reported:
 * **Drugs.** A drug of the user's file that is a training drug by structure
   (InChIKey connectivity) or normalised name is predicted as that training
   drug (:mod:`drpkit.data.drug_matching`); the output keeps the user's name.
+* **Names.** Cell names are normalised (``' a673 '`` is ``A673``) in the
+  expression file and in ``pairs``; a cell of ``pairs`` that the file lacks
+  but the run's dataset has uses the dataset's expression (counted as
+  borrowed). Drugs of ``pairs`` are matched to the drugs file, else to known
+  drugs by normalised name. Outputs keep the user's spelling; the matching is
+  reported (``report["matching"]``).
+* **Gaps.** Missing values in the expression file (empty, NaN, inf, |x| >
+  1e30) are an error, or with ``impute="median"`` filled with the training
+  cells' median of the gene (counted). Pairs whose cell has no expression or
+  whose drug is unknown are an error, or with ``on_missing="drop"`` dropped
+  (counted).
 * **Outputs.** A non-finite prediction is an error naming the cells and
   drugs affected, and nothing is written; predictions that are constant
   across a drug's cells, from a model that reads cell features, are warned about.
@@ -30,6 +41,7 @@ run's training part only.
 from __future__ import annotations
 
 import json
+import warnings as py_warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,9 +49,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from drpkit.data.container import DrugResponseData, read_cell_matrix, read_smiles_table
+from drpkit.data.container import DrugResponseData, read_smiles_table
 from drpkit.data.drug_matching import match_drug_names
+from drpkit.data.ids import name_list
+from drpkit.data.matching import match_pairs
 from drpkit.data.readers import read_table, require_columns
+from drpkit.data.user_files import check_policy, impute_for_training, read_cell_matrix
 from drpkit.errors import DataError
 from drpkit.models import DRPModel, load_model
 
@@ -98,8 +113,11 @@ def expression_reference(expression: pd.DataFrame, cells) -> pd.DataFrame:
     x = expression.loc[pd.Index(cells).intersection(expression.index)].to_numpy(np.float64)
     if not len(x):
         raise DataError("no training cell has expression; cannot build the reference statistics")
-    sd = x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(x.shape[1])
-    return pd.DataFrame({"mean": x.mean(axis=0), "sd": sd, "median": np.median(x, axis=0)},
+    with py_warnings.catch_warnings():  # missing values (a run trained with --impute median)
+        py_warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.zeros(x.shape[1])
+        mean, median = np.nanmean(x, axis=0), np.nanmedian(x, axis=0)
+    return pd.DataFrame({"mean": mean, "sd": sd, "median": median},
                         index=pd.Index(expression.columns.astype(str), name="gene"))
 
 
@@ -127,11 +145,11 @@ def scale_check(matrix: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]
     usable = ref["sd"].to_numpy() > 0
     x = matrix[genes].to_numpy(np.float64)[:, usable]
     sd_train = ref["sd"].to_numpy()[usable]
-    location = float(np.median(np.abs(np.median(x, axis=0) - ref["median"].to_numpy()[usable])
+    location = float(np.median(np.abs(np.nanmedian(x, axis=0) - ref["median"].to_numpy()[usable])
                                / sd_train)) if usable.any() else float("nan")
     spread = float("nan")
     if len(x) >= MIN_CELLS_FOR_SPREAD and usable.any():
-        spread = float(np.median(x.std(axis=0, ddof=1) / sd_train))
+        spread = float(np.median(np.nanstd(x, axis=0, ddof=1) / sd_train))
     flagged = bool(location > LOCATION_LIMIT or (np.isfinite(spread) and not
                    1 / SPREAD_FACTOR <= spread <= SPREAD_FACTOR))
     return {"genes_compared": int(usable.sum()), "location_shift_sd": round(location, 3),
@@ -147,8 +165,8 @@ def standardise_within(matrix: pd.DataFrame, reference: pd.DataFrame,
                         f"per-gene statistics; the file has {len(matrix)}")
     genes = matrix.columns.intersection(reference.index)
     x = matrix[genes].to_numpy(np.float64)
-    sd = x.std(axis=0, ddof=1)
-    z = np.divide(x - x.mean(axis=0), sd, out=np.zeros_like(x), where=sd > 0)
+    sd = np.nanstd(x, axis=0, ddof=1)
+    z = np.divide(x - np.nanmean(x, axis=0), sd, out=np.zeros_like(x), where=sd > 0)
     ref = reference.loc[genes]
     out = matrix.copy()
     out[genes] = (z * ref["sd"].to_numpy() + ref["mean"].to_numpy()).astype(np.float32)
@@ -200,7 +218,7 @@ def check_outputs(frame: pd.DataFrame, model: DRPModel) -> list[str]:
             f"cell(s) {sorted(rows['cell'].unique())[:5]} and drug(s) "
             f"{sorted(rows['drug'].unique())[:5]}; nothing was written. Check those cells' "
             "expression for missing or non-numeric values")
-    warnings = []
+    warnings: list[str] = []
     genes = model.input_genes()
     if genes == {} or not model.cell_views:
         return warnings  # a model that reads no cell features predicts one value per drug
@@ -218,29 +236,34 @@ def check_outputs(frame: pd.DataFrame, model: DRPModel) -> list[str]:
 def predict_run(run: str | Path, expression: str | Path | None = None,
                 drugs: str | Path | None = None, pairs: str | Path | None = None, *,
                 missing_genes: MissingGenes = "impute", max_missing: float = 0.2,
-                standardise: Standardise = "none") -> PredictionOutcome:
+                standardise: Standardise = "none", on_missing: str = "error",
+                impute: str = "none") -> PredictionOutcome:
     """Predict with run ``run`` for new cells (``expression``) and/or drugs (``drugs``).
 
     Without ``pairs`` every given cell meets every given drug; cells or drugs
     not given are the training dataset's. See the module docstring for the
-    rules applied to genes, scale, drug names and outputs.
+    rules applied to genes, scale, names, gaps and outputs.
     """
     from drpkit.experiment.crossval import extra_outputs, sensitivity_score
     from drpkit.models.requirements import data_for_model
 
     if not 0 <= max_missing <= 1:
         raise DataError(f"--max-missing must be between 0 and 1, got {max_missing}")
+    check_policy(on_missing, impute)
     run = Path(run)
     config, model, data = load_run(run)
+    data = impute_for_training(data, training_rows(config, data))  # run trained with --impute
     report: dict[str, Any] = {"run": str(run), "model": model.name,
                               "missing_genes": missing_genes, "max_missing": max_missing,
-                              "standardise": standardise}
+                              "standardise": standardise, "on_missing": on_missing,
+                              "impute": impute}
     warnings: list[str] = []
     new_cells, new_drugs = list(data.cells), list(data.drugs)
+    spelling: dict[str, str] = {}  # cell id -> as the expression file spells it
     if expression is not None:
-        new_cells = _add_expression(data, run, config, model, expression, report, warnings,
-                                    missing_genes=missing_genes, max_missing=max_missing,
-                                    standardise=standardise)
+        new_cells, spelling = _add_expression(
+            data, run, config, model, expression, report, warnings, missing_genes=missing_genes,
+            max_missing=max_missing, standardise=standardise, impute=impute)
     renamed: dict[str, str] = {}
     if drugs is not None:
         new_drugs, renamed = _add_drugs(data, drugs, report)
@@ -248,11 +271,20 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
         table = read_table(pairs)
         require_columns(table, ["cell", "drug"], path=pairs)
         table = table[["cell", "drug"]].astype(str).reset_index(drop=True)
+        query, reports = match_pairs(
+            table, Path(pairs).name, file_cells=spelling, renamed=renamed,
+            known_cells=data.cell_views.get("expression", pd.DataFrame()).index,
+            known_drugs=[*data.drugs, *data.smiles.index])
+        report["matching"] = [r.as_dict() for r in reports]
+        report["matching_lines"] = [line for r in reports for line in r.lines()]
     else:
-        table = pd.MultiIndex.from_product([new_cells, new_drugs],
+        query = pd.MultiIndex.from_product([new_cells, new_drugs],
                                            names=["cell", "drug"]).to_frame(index=False)
-    query = table.assign(drug=table["drug"].map(lambda d: renamed.get(d, d)))
-    _require_known(query, data, pairs or expression or run)
+        trained = data.record.cells if data.record is not None else {}  # training spellings
+        table = query.assign(cell=query["cell"].map(lambda c: spelling.get(c, trained.get(c, c))))
+        query = query.assign(drug=query["drug"].map(lambda d: renamed.get(d, d)))
+    keep = _require_known(query, data, pairs or expression or run, on_missing, report)
+    table, query = table.loc[keep].reset_index(drop=True), query.loc[keep].reset_index(drop=True)
     prediction = model.predict(data_for_model(model, data), query)
     result = table.assign(score=sensitivity_score(data, query, prediction))
     if "value" in prediction:
@@ -267,10 +299,11 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
 
 def _add_expression(data: DrugResponseData, run: Path, config: dict, model: DRPModel,
                     path: str | Path, report: dict, warnings: list[str], *,
-                    missing_genes: MissingGenes, max_missing: float,
-                    standardise: Standardise) -> list[str]:
-    """Put the file's cells into ``data``'s expression view; returns their ids."""
-    matrix = read_cell_matrix(path)
+                    missing_genes: MissingGenes, max_missing: float, standardise: Standardise,
+                    impute: str) -> tuple[list[str], dict[str, str]]:
+    """Put the file's cells into ``data``'s expression view; returns their ids
+    and their spellings in the file."""
+    matrix, spelling = read_cell_matrix(path, missing="keep" if impute == "median" else "error")
     reference = run_reference(run, config, data)
     declared = model.input_genes()
     needed = list(reference.index) if declared is None else list(declared.get("expression", []))
@@ -285,12 +318,16 @@ def _add_expression(data: DrugResponseData, run: Path, config: dict, model: DRPM
         matrix = standardise_within(matrix, reference, str(path))
     aligned, info = align_expression(matrix, reference, needed, policy=missing_genes,
                                      max_missing=max_missing, source=str(path))
+    gaps = int(aligned.isna().to_numpy().sum())
+    if gaps:  # only with impute="median": the reader refuses them otherwise
+        aligned = aligned.fillna(reference["median"].astype(np.float32))
+    info["values_imputed"] = gaps
     report["genes"] = info
     report["cells_given"] = len(aligned)
     base = data.cell_views.get("expression")
     data.cell_views["expression"] = aligned if base is None else pd.concat(
         [base.loc[~base.index.isin(aligned.index)], aligned.reindex(columns=base.columns)])
-    return list(aligned.index)
+    return list(aligned.index), spelling
 
 
 def _add_drugs(data: DrugResponseData, path: str | Path,
@@ -314,28 +351,45 @@ def _add_drugs(data: DrugResponseData, path: str | Path,
     return list(smiles.index), renamed
 
 
-def _require_known(query: pd.DataFrame, data: DrugResponseData, source) -> None:
+def _require_known(query: pd.DataFrame, data: DrugResponseData, source, on_missing: str,
+                   report: dict) -> np.ndarray:
+    """Rows of ``query`` whose cell has expression and whose drug is known: all of
+    them, or an error naming the others (``on_missing="drop"``: they are dropped)."""
     expression = data.cell_views.get("expression")
-    if expression is not None:
-        unknown = sorted(set(query["cell"]) - set(expression.index))
-        if unknown:
-            raise DataError(f"{source}: {len(unknown)} cell(s) have no expression in the file "
-                            f"or the training data, e.g. {unknown[:5]}")
-    known = set(data.smiles.index) | set(data.drugs)
-    unknown = sorted(set(query["drug"]) - known)
-    if unknown:
-        raise DataError(f"{source}: {len(unknown)} drug(s) are neither training drugs nor in "
-                        f"--drugs, e.g. {unknown[:5]}")
+    cells = set() if expression is None else set(query["cell"]) - set(expression.index)
+    drugs = set(query["drug"]) - set(data.smiles.index) - set(data.drugs)
+    if (cells or drugs) and on_missing == "error":
+        parts = []
+        if cells:
+            parts.append(f"{len(cells)} cell(s) have no expression in the file or the training "
+                         f"data, e.g. {name_list(sorted(cells))}")
+        if drugs:
+            parts.append(f"{len(drugs)} drug(s) are neither training drugs nor in --drugs, e.g. "
+                         f"{name_list(sorted(drugs))}")
+        raise DataError(f"{source}: {'; '.join(parts)} (--on-missing drop drops their pairs)")
+    keep = ~(query["cell"].isin(cells) | query["drug"].isin(drugs)).to_numpy()
+    report["dropped"] = {"pairs": int((~keep).sum()), "cells": len(cells), "drugs": len(drugs)}
+    if not keep.any():
+        raise DataError(f"{source}: every pair lacks expression or a known drug; nothing to "
+                        "predict")
+    return keep
 
 
 def match_summary(report: dict) -> list[str]:
     """Lines for the terminal: genes imputed, scale check, drugs matched."""
-    lines = []
+    lines = list(report.get("matching_lines", []))
+    dropped = report.get("dropped", {})
+    if dropped.get("pairs"):
+        lines.append(f"dropped (--on-missing drop): {dropped['pairs']} pair(s) of "
+                     f"{dropped['cells']} cell(s) without expression and {dropped['drugs']} "
+                     "unknown drug(s)")
     genes = report.get("genes")
     if genes:
         lines.append(f"genes: the model reads {genes['genes_read_by_model']}; "
                      f"{genes['genes_missing']} missing from the file and imputed with the "
-                     f"training mean; {genes['extra_genes_ignored']} extra column(s) ignored")
+                     f"training mean; {genes['extra_genes_ignored']} extra column(s) ignored"
+                     + (f"; {genes['values_imputed']} missing value(s) imputed with the training "
+                        "median" if genes.get("values_imputed") else ""))
     scale = report.get("scale_check")
     if scale:
         lines.append(f"scale: typical gene {scale['location_shift_sd']} training sds from the "

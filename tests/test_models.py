@@ -10,6 +10,7 @@ from drpkit.evaluate.metrics import pcc, rmse
 from drpkit.experiment import run_fold
 from drpkit.models import MODELS, create_model, load_model
 from drpkit.models.base import EarlyStoppingModel
+from drpkit.models.requirements import data_for_model
 from drpkit.splits import make_folds
 
 FAST = {"n_genes": 500, "cell_components": 16, "drug_components": 8}
@@ -52,8 +53,10 @@ def test_learned_models_rank_cells_within_drugs(small, random_fold, name):
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_save_load_round_trip(small, random_fold, tmp_path, name):
-    train = small.subset(random_fold.train)
-    model = create_model(name, _params(name)).fit(train, small.subset(random_fold.val))
+    model = create_model(name, _params(name))
+    data = data_for_model(model, small)  # as the runners hand it: declared views and resources
+    train = data.subset(random_fold.train)
+    model.fit(train, data.subset(random_fold.val))
     pairs = small.responses.iloc[random_fold.test][["cell", "drug"]]
     outputs = list(model.outputs)
     before = model.predict(train, pairs)[outputs].to_numpy()
@@ -122,8 +125,10 @@ TORCH_MODELS = [n for n in MODELS.names() if issubclass(MODELS.get(n), EarlyStop
 def test_refit_trains_on_train_and_validation_for_the_selected_epochs(small, random_fold, name):
     params = _params(name)
     trainer = {**params.get("trainer", {}), "max_epochs": 6, "patience": 2, "refit": True}
-    train, val = small.subset(random_fold.train), small.subset(random_fold.val)
-    model = create_model(name, {**params, "trainer": trainer}).fit(train, val)
+    model = create_model(name, {**params, "trainer": trainer})
+    data = data_for_model(model, small)
+    train, val = data.subset(random_fold.train), data.subset(random_fold.val)
+    model.fit(train, val)
     history = model.history_
     assert history.refit is not None and not history.refit.val
     assert history.refit.epochs_run == history.best_epoch + 1

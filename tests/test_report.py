@@ -33,9 +33,9 @@ GRID = {
     "search": {"ridge": {"trials": 2, "space": {"cell_components": {"choice": [16, 32]}}}},
     "transfer": [{"source": "ccle", "target": "ccle-nihgcn"}],
 }
-# per (dataset, split): CD plots of AUROC and PCC, ROC/PR, scatter, per drug, per
-# tissue, training curves (nihgcn is a torch model)
-FIGURES_PER_SPLIT = 7
+# per (dataset, split): CD plots of AUROC, PCC, AUROC per drug and PCC per drug, ROC/PR,
+# scatter, per drug, per tissue, training curves (nihgcn is a torch model)
+FIGURES_PER_SPLIT = 9
 
 
 @pytest.fixture(scope="module")

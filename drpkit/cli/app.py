@@ -35,22 +35,45 @@ MeasureOpt = Annotated[str | None, typer.Option(
 LabelsOpt = Annotated[str | None, typer.Option(
     "--labels", help="Binarisation rule: zscore, threshold-table, given or value:X.")]
 ResponsesOpt = Annotated[Path | None, typer.Option(
-    help="Your own long response table (columns cell, drug, value); CSV/TSV/Parquet.")]
+    help="Your own long response table (columns cell, drug, value; or cell, drug, label for "
+         "a label-only screen); CSV/TSV/Parquet.")]
 ExpressionOpt = Annotated[Path | None, typer.Option(
     help="Cells x genes expression matrix (first column = cell id).")]
 DrugsOpt = Annotated[Path | None, typer.Option(help="Table with columns drug, smiles.")]
+OnMissingOpt = Annotated[str, typer.Option(
+    help="Pairs whose cell has no (complete) expression row or whose drug has no SMILES: "
+         "'error' or 'drop' (counted).")]
+ImputeOpt = Annotated[str, typer.Option(
+    help="Missing expression values: 'none' (an error, or the cell's pairs dropped with "
+         "--on-missing drop) or 'median' (the training cells' median of the gene, per fold).")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="Model hyperparameter KEY=VALUE (JSON values; dotted keys for "
                           "nested settings, e.g. trainer.lr=0.001). Repeatable.")]
 
 
-def _spec(dataset, measure, labels, responses, expression, drugs):
-    from drpkit.data import DataSpec
+def _spec(dataset, measure, labels, responses, expression, drugs, on_missing: str = "error",
+          impute: str = "none"):
+    from pydantic import ValidationError
 
-    return DataSpec(dataset=dataset if dataset or responses else "gdsc2", measure=measure,
-                    labels=labels, responses=str(responses) if responses else None,
-                    expression=str(expression) if expression else None,
-                    drugs=str(drugs) if drugs else None)
+    from drpkit.data import DataSpec
+    from drpkit.data.user_files import check_policy
+
+    check_policy(on_missing, impute)
+    try:
+        return DataSpec(dataset=dataset if dataset or responses else "gdsc2", measure=measure,
+                        labels=labels, responses=str(responses) if responses else None,
+                        expression=str(expression) if expression else None,
+                        drugs=str(drugs) if drugs else None, on_missing=on_missing,
+                        impute=impute)
+    except ValidationError as exc:
+        raise DataError(f"invalid data options: {exc}") from None
+
+
+def _echo_record(data) -> None:
+    """The matching report and missing-data counts of user files, if any."""
+    if data.record is not None:
+        for line in data.record.lines():
+            typer.echo(line)
 
 
 def parse_params(items: list[str] | None) -> dict:

@@ -70,7 +70,7 @@ def _describe_model(cls) -> None:
     from drpkit.models.base import EarlyStoppingModel
 
     config = cls.Config()
-    trainer = getattr(config, "trainer", None)
+    device = getattr(getattr(config, "trainer", None), "device", None)
     lines = [("model", cls.name), ("description", cls.description or "-"),
              ("cell views", ", ".join(cls.cell_views) or "-"),
              ("optional views", ", ".join(cls.optional_cell_views) or "-"),
@@ -80,8 +80,8 @@ def _describe_model(cls) -> None:
              ("baseline", "yes" if cls.baseline else "no"),
              ("validation part", "required (early stopping)"
               if issubclass(cls, EarlyStoppingModel) else "optional"),
-             ("device", f"trainer.device, default {trainer.device!r} (CUDA when available)"
-              if hasattr(trainer, "device") else "CPU")]
+             ("device", f"trainer.device, default {device!r} (CUDA when available)"
+              if device is not None else "CPU")]
     for key, value in lines:
         typer.echo(f"{key:>16}: {value}")
     typer.echo("\nSettings (-p KEY=VALUE, JSON values; defaults as JSON):\n")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -11,11 +11,14 @@ from drpkit.cli.app import (
     DatasetOpt,
     DrugsOpt,
     ExpressionOpt,
+    ImputeOpt,
     LabelsOpt,
     MeasureOpt,
+    OnMissingOpt,
     ParamOpt,
     ResponsesOpt,
     _csv_list,
+    _echo_record,
     _spec,
     app,
     parse_model_params,
@@ -30,7 +33,7 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
           out: Annotated[Path, typer.Option(help="Run directory to create.")],
           dataset: DatasetOpt = None, measure: MeasureOpt = None, labels: LabelsOpt = None,
           responses: ResponsesOpt = None, expression: ExpressionOpt = None,
-          drugs: DrugsOpt = None,
+          drugs: DrugsOpt = None, on_missing: OnMissingOpt = "error", impute: ImputeOpt = "none",
           split: Annotated[str, typer.Option(
               help="Split kind, or 'none' to train on every pair but a random validation "
                    "part (a model to keep for `drpkit predict`; no test part).")] = "random",
@@ -53,9 +56,10 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
     MODELS.get(model)
     if split != "none":
         SPLITS.get(split)
-    spec = _spec(dataset, measure, labels, responses, expression, drugs)
+    spec = _spec(dataset, measure, labels, responses, expression, drugs, on_missing, impute)
     params = {"seed": seed, **parse_params(param)}
     data = spec.load()
+    _echo_record(data)
     if split == "none":
         chosen, scored_on = holdout_fold(data, seed), "validation"
     else:
@@ -76,6 +80,7 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
         write_json(tmp / "config.json", {
             "model": model, "params": result.fitted.config.model_dump(mode="json"),
             "data": spec.model_dump(), "split": split, "fold": fold, "folds": folds,
+            **({"user_files": data.record.as_dict()} if data.record else {}),
             "seed": seed, "versions": package_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     metrics = result.row()
@@ -92,7 +97,8 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
              splits: Annotated[str, typer.Option(help="Comma-separated split kinds.")] = "random",
              dataset: DatasetOpt = None, measure: MeasureOpt = None, labels: LabelsOpt = None,
              responses: ResponsesOpt = None, expression: ExpressionOpt = None,
-             drugs: DrugsOpt = None,
+             drugs: DrugsOpt = None, on_missing: OnMissingOpt = "error",
+             impute: ImputeOpt = "none",
              folds: Annotated[int, typer.Option(help="k of k-fold CV.")] = 5,
              seed: Annotated[list[int] | None, typer.Option(
                  help="Seed(s); repeat for several.")] = None,
@@ -121,7 +127,15 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
     from drpkit.report import build_report
 
     model_names, split_names = _csv_list(models), _csv_list(splits)
-    spec = _spec(dataset, measure, labels, responses, expression, drugs)
+    spec = _spec(dataset, measure, labels, responses, expression, drugs, on_missing, impute)
+    if spec.responses:  # your files: their matching report, and their errors before any task
+        from drpkit.experiment.crossval import require_values
+        from drpkit.models import create_model
+
+        data = spec.load()
+        _echo_record(data)
+        for name in model_names:
+            require_values(create_model(name), data)
     grid = GridConfig.build({
         "name": f"evaluate: {', '.join(model_names)}", "datasets": [spec],
         "models": model_names, "splits": split_names, "folds": folds, "seeds": seed or [0],
@@ -206,6 +220,7 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
                f"{len(outcome.failed)} failed, {outcome.seconds:.0f} s; results in {out}")
     for task_id, error in outcome.failed.items():
         typer.echo(f"  failed: {task_id}: {error}", err=True)
+    _echo_transfer_matching(grid, out)
     if report and outcome.finished + outcome.skipped:
         from drpkit.report import build_report
         from drpkit.report.console import console_leaderboard
@@ -215,6 +230,25 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
         typer.echo(f"report: {path}")
     if outcome.failed:
         raise typer.Exit(1)
+
+
+def _echo_transfer_matching(grid, out: Path) -> None:
+    """Each transfer pair's matching report, from its first finished task."""
+    from drpkit.experiment.grid import dataset_label
+    from drpkit.experiment.store import RunStore
+
+    store, shown = RunStore(out), set()
+    done = store.done()
+    for task in grid.tasks():
+        if task.kind != "transfer" or task.id not in done or task.target is None:
+            continue
+        pair = f"{dataset_label(task.data)} -> {dataset_label(task.target)}"
+        lines = store.result(task.id).get("matching_lines", [])
+        if pair not in shown and lines:
+            shown.add(pair)
+            typer.echo(f"\ntransfer {pair}, matching:")
+            for line in lines:
+                typer.echo(f"  {line}")
 
 
 @app.command("report")
@@ -244,6 +278,12 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
             standardise: Annotated[str, typer.Option(
                 help="'none', or 'within': z-score each gene within the file and map it onto "
                      "the training cells' mean and sd (for files on another scale).")] = "none",
+            on_missing: Annotated[str, typer.Option(
+                help="Pairs whose cell has no expression (file or training data) or whose drug "
+                     "is unknown: 'error' or 'drop' (counted).")] = "error",
+            impute: Annotated[str, typer.Option(
+                help="Missing values in the expression file: 'none' (an error) or 'median' "
+                     "(the training cells' median of the gene, counted).")] = "none",
             ) -> None:
     """Predict with a trained run for new cells (expression) and/or new drugs (SMILES).
 
@@ -254,15 +294,21 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
     non-finite prediction is an error (exit code 2, nothing written).
     """
     from drpkit.atomic import atomic_file
-    from drpkit.predict import match_summary, predict_run
+    from drpkit.predict import MissingGenes, Standardise, match_summary, predict_run
     from drpkit.runs import write_json
 
     if missing_genes not in ("impute", "error"):
         raise DataError(f"--missing-genes must be 'impute' or 'error', got {missing_genes!r}")
     if standardise not in ("none", "within"):
         raise DataError(f"--standardise must be 'none' or 'within', got {standardise!r}")
-    outcome = predict_run(run, expression, drugs, pairs, missing_genes=missing_genes,
-                          max_missing=max_missing, standardise=standardise)
+    if out.is_dir():
+        raise DataError(f"--out {out}: is a directory; give the CSV file to write, e.g. "
+                        f"{out / 'predictions.csv'}")
+    # both checked just above (the options are plain strings for typer)
+    outcome = predict_run(run, expression, drugs, pairs,
+                          missing_genes=cast(MissingGenes, missing_genes),
+                          max_missing=max_missing, standardise=cast(Standardise, standardise),
+                          on_missing=on_missing, impute=impute)
     for line in match_summary(outcome.report):
         typer.echo(line)
     for warning in outcome.warnings:
@@ -275,3 +321,69 @@ def predict(run: Annotated[Path, typer.Argument(help="Run directory from `drpkit
         write_json(tmp, {**outcome.report, "predictions": str(out)})
     typer.echo(f"{len(outcome.predictions)} predictions ({outcome.report['model']}) written to "
                f"{out} (how: {meta})")
+
+
+# ------------------------------------------------------------------ transfer
+@app.command("transfer")
+def transfer(model: Annotated[str, typer.Option(
+                 "--model", "-m", help="Model name (drpkit models).")],
+             out: Annotated[Path, typer.Option(help="Run directory to create.")],
+             source: Annotated[str, typer.Option(help="Built-in dataset to train on.")] = "gdsc2",
+             dataset: Annotated[str | None, typer.Option(
+                 "--dataset", "-d", help="A built-in target instead of your files.")] = None,
+             measure: MeasureOpt = None, labels: LabelsOpt = None,
+             responses: ResponsesOpt = None, expression: ExpressionOpt = None,
+             drugs: DrugsOpt = None, on_missing: OnMissingOpt = "error",
+             impute: ImputeOpt = "none",
+             seed: Annotated[int, typer.Option(help="Validation part and model seed.")] = 0,
+             param: ParamOpt = None,
+             overwrite: Annotated[bool, typer.Option(help="Replace an existing run.")] = False,
+             ) -> None:
+    """Train on a built-in dataset and score every pair of another: your files
+    (--responses; label-only works) or a built-in (--dataset).
+
+    Target cells without expression of their own that the source has borrow its
+    (standardised) expression, target drugs match source drugs by structure or
+    name, and the matching is printed. Scores: overall, per drug and per cell
+    (AUROC, AUPRC, MCC against labels; PCC against values when the target has
+    them). Writes config.json, metrics.json, predictions.csv (your spellings in
+    cell_given, drug_given), per_drug.csv and per_cell.csv.
+    """
+    from drpkit.data import load_dataset
+    from drpkit.experiment.transfer import group_tables, run_transfer
+    from drpkit.models import MODELS
+    from drpkit.runs import atomic_directory, package_versions, write_json
+
+    MODELS.get(model)
+    if not (dataset or responses):
+        raise DataError("give the target: --responses FILE (your data) or --dataset NAME")
+    spec = _spec(dataset, measure, labels, responses, expression, drugs, on_missing, impute)
+    target = spec.load(defer_missing=True)
+    outcome = run_transfer(load_dataset(source), target, model, parse_params(param), seed=seed)
+    for line in outcome.info.get("matching_lines", []):
+        typer.echo(line)
+    metrics = outcome.metrics
+    tables = group_tables(outcome.predictions, metrics.get("threshold"))
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        outcome.predictions.to_csv(tmp / "predictions.csv", index=False)
+        for name, table in tables.items():
+            table.to_csv(tmp / f"per_{name}.csv", index=False)
+        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "config.json", {
+            "model": model, "params": outcome.fitted.config.model_dump(mode="json"),
+            "source": source, "target": spec.model_dump(), "seed": seed,
+            "info": {k: v for k, v in outcome.info.items() if k != "matching_lines"},
+            "versions": package_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    keys = ["auroc", "auprc", "mcc", "drug_auroc_mean", "cell_auroc_mean", "pcc",
+            "drug_pcc_mean"]
+    shown_metrics = ", ".join(f"{k}={metrics[k]:.3f}" for k in keys if k in metrics)
+    typer.echo(f"{model}: {source} -> {target.name}, {len(outcome.predictions)} pairs: "
+               f"{shown_metrics}")
+    per_drug = tables["drug"]
+    if len(per_drug):
+        sort = "auroc" if "auroc" in per_drug else per_drug.columns[-1]
+        shown = [c for c in ("drug", "given", "n", "auroc", "auprc", "mcc", "pcc")
+                 if c in per_drug]
+        typer.echo("\nper drug:\n" + per_drug.sort_values(sort, ascending=False)[shown]
+                   .to_markdown(index=False, floatfmt=".3f"))
+    typer.echo(f"run written to {out}")

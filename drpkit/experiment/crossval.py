@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 
 from drpkit.data.container import DrugResponseData
 from drpkit.data.labels import value_to_score
+from drpkit.data.user_files import impute_for_training
+from drpkit.errors import DataError
 from drpkit.evaluate.metrics import choose_threshold, evaluate_predictions
 from drpkit.evaluate.stats import paired_ttest
 from drpkit.models import DRPModel, create_model
@@ -61,17 +63,22 @@ def sensitivity_score(train: DrugResponseData, pairs: pd.DataFrame,
                           train.label_rule, train.sensitive_if, train.thresholds)
 
 
-def scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData):
+def scored_frame(part: DrugResponseData, predictions: pd.DataFrame, train: DrugResponseData,
+                 pairs: pd.DataFrame | None = None):
     """Observed and predicted values of one part (``cell, drug, y, label, yhat,
     score``, then any further output columns of the model); ``yhat`` is NaN for
-    pure classifiers."""
+    pure classifiers. ``pairs``: the pairs as the model was asked them, when
+    they differ from ``part``'s (a transfer target's drugs under their source
+    names), for turning predicted values into scores."""
     r = part.responses
     yhat = predictions["value"].to_numpy(float) if "value" in predictions \
         else np.full(len(r), np.nan)
     frame = pd.DataFrame({"cell": r["cell"].to_numpy(), "drug": r["drug"].to_numpy(),
                           "y": r["value"].to_numpy(), "label": r["label"].to_numpy(),
                           "yhat": yhat,
-                          "score": sensitivity_score(train, r[["cell", "drug"]], predictions)})
+                          "score": sensitivity_score(
+                              train, r[["cell", "drug"]] if pairs is None else pairs,
+                              predictions)})
     for column in extra_outputs(predictions):  # value_sd, value_lo, ... travel unchanged
         frame[column] = predictions[column].to_numpy()
     return frame
@@ -87,6 +94,7 @@ def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
              params: dict | None = None) -> FoldResult:
     """Fit ``model`` on ``fold``'s training part and score its test part."""
     estimator = _estimator(model, params)
+    data = impute_for_training(data, fold.train)
     data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val, fold.test]))
     train, val, seconds = _fit(estimator, data, fold)
     test = data.subset(fold.test)
@@ -106,6 +114,7 @@ def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     regression metrics for models that predict values).
     """
     estimator = _estimator(model, params)
+    data = impute_for_training(data, fold.train)
     data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val]))
     train, val, seconds = _fit(estimator, data, fold)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
@@ -118,20 +127,39 @@ def _estimator(model: str | DRPModel, params: dict | None) -> DRPModel:
     return create_model(model, params) if isinstance(model, str) else model
 
 
+def require_values(estimator: DRPModel, train: DrugResponseData) -> None:
+    """A model that predicts response values trains on them: refuse label-only data."""
+    if "value" in estimator.outputs and train.label_only:
+        from drpkit.models import MODELS
+
+        classifiers = [n for n in MODELS if MODELS.get(n).outputs == ("score",)]
+        raise DataError(
+            f"model {estimator.name!r} predicts response values and needs them to train, but "
+            f"{train.name!r} has labels only (no 'value' column). Train a classifier "
+            f"({', '.join(classifiers)}), or score a regressor on these labels as a transfer "
+            "target of a dataset with values (through its per-drug z-scored prediction)")
+
+
 def _fit(estimator: DRPModel, data: DrugResponseData, fold: Fold):
     train, val = data.subset(fold.train), data.subset(fold.val)
+    require_values(estimator, train)
     start = time.perf_counter()
     estimator.fit(train, val)
     return train, val, time.perf_counter() - start
 
 
 def additive_baseline(train: DrugResponseData, part: DrugResponseData,
-                      views: DrugResponseData | None = None) -> np.ndarray:
-    """Predictions for ``part``'s pairs of the drug + cell mean-effects model
-    fitted on ``train`` (the reference of the normalised metrics); ``views``
-    is the data predictions read (default ``train``)."""
+                      views: DrugResponseData | None = None,
+                      pairs: pd.DataFrame | None = None) -> np.ndarray:
+    """Predictions for ``part``'s pairs (or ``pairs``) of the drug + cell
+    mean-effects model fitted on ``train`` (the reference of the normalised
+    metrics; NaN when ``train`` has labels only); ``views`` is the data
+    predictions read (default ``train``)."""
+    pairs = part.responses[PAIR] if pairs is None else pairs
+    if train.label_only:
+        return np.full(len(pairs), np.nan)
     baseline = create_model("naive-additive").fit(train)
-    return baseline.predict(views or train, part.responses[PAIR])["value"].to_numpy()
+    return baseline.predict(views or train, pairs)["value"].to_numpy()
 
 
 def fold_metrics(frame: pd.DataFrame, val_frame: pd.DataFrame | None) -> dict:
@@ -139,7 +167,7 @@ def fold_metrics(frame: pd.DataFrame, val_frame: pd.DataFrame | None) -> dict:
     classification metrics of a scored frame; the decision threshold is chosen
     on ``val_frame`` (without one, only the threshold-free AUROC and AUPRC)."""
     metrics = {}
-    if frame["yhat"].notna().all():
+    if frame["yhat"].notna().all() and frame["y"].notna().all():  # not on label-only data
         metrics = evaluate_predictions(frame, "regression", baseline_col="baseline").overall
     labelled = frame["label"].notna()
     if not labelled.any() or frame.loc[labelled, "label"].nunique() != 2:

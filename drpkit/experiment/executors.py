@@ -258,7 +258,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
 
 def _ready(pending: list[Task], done: set[str], failed: dict[str, str], free: int) -> list[Task]:
     """Up to ``free`` pending tasks whose prerequisites have all ended."""
-    out = []
+    out: list[Task] = []
     for task in pending:
         if len(out) >= free:
             break
@@ -275,6 +275,8 @@ def choose_setting(task: Task, store: RunStore) -> dict[str, Any] | None:
     search's validation metric), or None when no trial finished."""
     from drpkit.models import MODELS
 
+    if task.search is None:
+        raise DataError(f"task {task.id} has no hyperparameter search to choose from")
     metric = task.search.get("metric") or (
         "pcc" if "value" in MODELS.get(task.model).outputs else "auroc")
     done = store.done()

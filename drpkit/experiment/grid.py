@@ -176,11 +176,15 @@ class GridConfig(BaseModel):
         """Raise :class:`DataError` for unknown models, split kinds, settings a
         model rejects, or a grid with nothing to run. (The executor is checked by
         ``run_grid``, which owns the executors: this module imports none of them.)"""
+        from drpkit.data.datasets import DATASETS
         from drpkit.models import MODELS, create_model
         from drpkit.splits import SPLITS
 
         for name in self.models:
             MODELS.get(name)
+        for spec in [*self.datasets, *(s for t in self.transfer for s in (t.source, t.target))]:
+            if spec.dataset and not spec.responses:
+                DATASETS.get(spec.dataset)  # an unknown name fails now, not in every task
         for name in self.splits:
             SPLITS.get(name)
         for name in [*self.params, *self.search]:
@@ -210,7 +214,11 @@ class GridConfig(BaseModel):
             elif path.suffix in (".yaml", ".yml"):
                 import yaml
 
-                raw = yaml.safe_load(text) or {}
+                try:
+                    raw = yaml.safe_load(text) or {}
+                except yaml.YAMLError as exc:  # no ValueError: caught here, one line
+                    raise DataError(f"{path}: not a valid YAML file ("
+                                    f"{' '.join(str(exc).split())})") from None
             else:
                 raise DataError(f"{path}: config files are .toml, .yaml or .yml")
         except (tomllib.TOMLDecodeError, ValueError) as exc:

@@ -80,6 +80,9 @@ class RunStore:
     # ---------------------------------------------------------------- writing
     def prepare(self) -> None:
         """Create the folders and remove what a killed run left half-written."""
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"--out {self.root}: is an existing file, not a run directory; give "
+                            "a directory (a new one, or a run to resume)")
         self.tasks_dir.mkdir(parents=True, exist_ok=True)
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.tasks_dir.glob(".*.partial*"):

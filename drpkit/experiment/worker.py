@@ -23,6 +23,7 @@ import pandas as pd
 
 from drpkit.data.container import DrugResponseData
 from drpkit.data.spec import DataSpec
+from drpkit.errors import DataError
 from drpkit.experiment.crossval import FoldResult, run_fold, run_trial
 from drpkit.experiment.grid import Task
 from drpkit.experiment.store import TaskResult
@@ -33,16 +34,19 @@ _DATA: dict[str, DrugResponseData] = {}
 _FOLDS: dict[tuple, list[Fold]] = {}
 
 
-def load_data(spec: DataSpec) -> DrugResponseData:
-    """The dataset of ``spec``, built once per process."""
-    key = spec.model_dump_json()
+def load_data(spec: DataSpec, *, target: bool = False) -> DrugResponseData:
+    """The dataset of ``spec``, built once per process; ``target``: as a transfer
+    target, whose cells and drugs without features may borrow the source's."""
+    key = spec.model_dump_json() + (" target" if target else "")
     if key not in _DATA:
-        _DATA[key] = spec.load()
+        _DATA[key] = spec.load(defer_missing=target)
     return _DATA[key]
 
 
 def task_fold(task: Task) -> Fold:
     """The fold a ``cv`` or ``trial`` task runs on (folds cached per process)."""
+    if task.split is None:
+        raise DataError(f"task {task.id}: a {task.kind} task needs a split")
     key = (task.data.model_dump_json(), task.split, task.folds, task.seed)
     if key not in _FOLDS:
         _FOLDS[key] = make_folds(load_data(task.data), task.split, task.folds, task.seed)
@@ -97,7 +101,9 @@ def _run_trial(task: Task, params: dict[str, Any]) -> TaskResult:
 def _run_transfer(task: Task, params: dict[str, Any]) -> TaskResult:
     from drpkit.experiment.transfer import run_transfer
 
-    source, target = load_data(task.data), load_data(task.target)
+    if task.target is None:
+        raise DataError(f"task {task.id}: a transfer task needs a target dataset")
+    source, target = load_data(task.data), load_data(task.target, target=True)
     outcome = run_transfer(source, target, task.model, params, seed=task.seed)
     return TaskResult(outcome.metrics, with_tissue(outcome.predictions, target),
                       {"seconds": round(outcome.seconds, 2), "params": params,

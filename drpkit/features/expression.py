@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from drpkit.data.ids import name_list
 from drpkit.errors import DataError
 from drpkit.features.omics import VarianceGeneSelector, ZScore
 
@@ -20,7 +21,7 @@ def fit_expression_scaling(expression: pd.DataFrame, train_cells,
     missing = pd.Index(train_cells).difference(expression.index)
     if len(missing):
         raise DataError(f"{len(missing)} training cell(s) have no expression, "
-                        f"e.g. {list(missing[:5])}")
+                        f"e.g. {name_list(missing)}")
     x = expression.loc[train_cells].astype(np.float64)
     if n_genes is not None and n_genes < x.shape[1]:
         x = VarianceGeneSelector(n_genes).fit_transform(x)
@@ -34,10 +35,10 @@ def scale_expression(expression: pd.DataFrame, cells, genes: np.ndarray, mean: n
     """(n_cells, n_genes) z-scores of ``cells``, computed in the dtype of ``mean``."""
     missing = pd.Index(cells).difference(expression.index)
     if len(missing):
-        raise DataError(f"no expression for {len(missing)} cell(s), e.g. {list(missing[:5])}")
+        raise DataError(f"no expression for {len(missing)} cell(s), e.g. {name_list(missing)}")
     absent = pd.Index(genes).difference(expression.columns)
     if len(absent):
         raise DataError(f"expression lacks {len(absent)} gene(s) the model was fitted on, "
-                        f"e.g. {list(absent[:5])}")
+                        f"e.g. {name_list(absent)}")
     x = expression.loc[cells, list(genes)].to_numpy(mean.dtype)
     return (x - mean) / scale

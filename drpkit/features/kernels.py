@@ -265,26 +265,26 @@ def top_k_neighbours(S: Array, k: int, exclude_self: bool = True) -> Array:
     """
     S = _as_float(S, "S")
     n, m = S.shape
-    is_torch = isinstance(S, torch.Tensor)
     if exclude_self and n != m:
         raise DataError(f"exclude_self needs a square similarity matrix, got shape {(n, m)}")
     candidates = m - 1 if exclude_self else m
     if int(k) != k or not 0 <= k <= candidates:
         raise DataError(f"k must be an integer in [0, {candidates}], got {k!r}")
     k = int(k)
-    if bool(S.isnan().any() if is_torch else np.isnan(S).any()):
-        raise DataError("similarity matrix contains NaN")
-    if is_torch:
+    # the same steps in torch and in numpy (one branch each, so each is typed)
+    if isinstance(S, torch.Tensor):
+        if bool(S.isnan().any()):
+            raise DataError("similarity matrix contains NaN")
         order = torch.sort(-S, dim=1, stable=True).indices
-        rows = torch.arange(n, device=S.device)[:, None]
-    else:
-        order = np.argsort(-S, axis=1, kind="stable")
-        rows = np.arange(n)[:, None]
+        if exclude_self:
+            rows = torch.arange(n, device=S.device)[:, None]
+            order = order[order != rows].reshape(n, m - 1)
+        return torch.zeros(n, m, dtype=torch.bool, device=S.device).scatter_(1, order[:, :k], True)
+    if bool(np.isnan(S).any()):
+        raise DataError("similarity matrix contains NaN")
+    order_np = np.argsort(-S, axis=1, kind="stable")
     if exclude_self:
-        order = order[order != rows].reshape(n, m - 1)
-    chosen = order[:, :k]
-    if is_torch:
-        return torch.zeros(n, m, dtype=torch.bool, device=S.device).scatter_(1, chosen, True)
+        order_np = order_np[order_np != np.arange(n)[:, None]].reshape(n, m - 1)
     mask = np.zeros((n, m), dtype=bool)
-    np.put_along_axis(mask, chosen, True, axis=1)
+    np.put_along_axis(mask, order_np[:, :k], True, axis=1)
     return mask

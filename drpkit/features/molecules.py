@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import torch
-from rdkit import Chem, RDLogger, rdBase
-from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
+from rdkit import Chem, rdBase
+from rdkit.Chem import rdFingerprintGenerator, rdMolDescriptors
 
 from drpkit.errors import DataError
 
@@ -76,12 +76,13 @@ def _rdkit_logs_silenced() -> Iterator[None]:
     """
     enabled = [line.split(":")[0] for line in rdBase.LogStatus().splitlines()
                if line.endswith(":enabled")]
-    RDLogger.DisableLog("rdApp.*")
+    # rdBase's functions are the ones RDLogger re-exports (its stubs omit them)
+    rdBase.DisableLog("rdApp.*")
     try:
         yield
     finally:
         for channel in enabled:
-            RDLogger.EnableLog(channel)
+            rdBase.EnableLog(channel)
 
 
 def parse_smiles(smiles: str, drug_id: str) -> Chem.Mol:
@@ -280,7 +281,8 @@ def maccs_fingerprints(smiles: pd.Series) -> pd.DataFrame:
     rows = []
     for mol in _parse_all(smiles):
         bits = np.zeros(MACCS_BITS, dtype=np.uint8)
-        bits[list(MACCSkeys.GenMACCSKeys(mol).GetOnBits())] = 1
+        # = MACCSkeys.GenMACCSKeys (an alias of this function the stubs lack)
+        bits[list(rdMolDescriptors.GetMACCSKeysFingerprint(mol).GetOnBits())] = 1
         rows.append(bits)
     return _bits_frame(rows, smiles, "maccs", MACCS_BITS)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -26,6 +26,9 @@ from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
 from drpkit.params import deep_merge
 from drpkit.registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover - drpkit.train imports torch
+    from drpkit.train import History, TrainerConfig
 
 MODEL_FILE = "model.json"
 
@@ -79,6 +82,7 @@ class DRPModel(ABC):
     baseline: ClassVar[bool] = False
     smoke_config: ClassVar[dict[str, Any]] = {}
     smoke_bar: ClassVar[tuple[float, float]] = (0.5, 0.9)
+    config: ModelConfig  # an instance of Config; subclasses narrow the annotation
 
     def __init__(self, config: ModelConfig | dict | None = None, **overrides: Any):
         try:
@@ -159,11 +163,14 @@ class EarlyStoppingModel(DRPModel):
     Subclasses implement :meth:`_fit` and declare ``config.trainer``.
     """
 
+    history_: History
+
     def fit(self, train: DrugResponseData, val: DrugResponseData | None = None):
         if val is None or not len(val.responses):
             raise DataError(f"model {self.name!r} needs a validation part for early stopping")
         self._fit(train, val)
-        if self.config.trainer.refit:
+        # the subclasses' configs declare trainer (see above), ModelConfig does not
+        if cast("_TrainedConfig", self.config).trainer.refit:
             selected = self.history_
             self._fit(train.combine(val), None, epochs=selected.best_epoch + 1)
             selected.refit, self.history_ = self.history_, selected
@@ -174,6 +181,12 @@ class EarlyStoppingModel(DRPModel):
              epochs: int | None = None) -> None:
         """Train on ``train``: with early stopping on ``val``, or (``val`` None)
         for exactly ``epochs`` epochs; sets the fitted attributes and ``history_``."""
+
+
+class _TrainedConfig(Protocol):
+    """The part of an :class:`EarlyStoppingModel`'s config that the base class reads."""
+
+    trainer: TrainerConfig
 
 
 MODELS: Registry[type[DRPModel]] = Registry("model")

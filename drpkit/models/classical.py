@@ -19,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.linear_model import ElasticNet, Ridge
 
 from drpkit.data.container import DrugResponseData
+from drpkit.errors import DataError
 from drpkit.models.base import DRPModel, ModelConfig, register_model
 from drpkit.models.featurize import FeatureConfig, PairFeaturizer
 
@@ -37,6 +38,8 @@ class _FeatureModel(DRPModel):
     baseline = True
     cell_views = ("expression",)
     drug_views = ("smiles",)
+    config: BaselineConfig
+    estimator_: Any  # the fitted scikit-learn estimator (tree models)
 
     def _xy(self, data: DrugResponseData) -> tuple[np.ndarray, np.ndarray]:
         r = data.responses
@@ -84,6 +87,7 @@ class _LinearModel(_FeatureModel):
     """Linear model whose penalty is chosen by validation RMSE."""
 
     Config = LinearConfig
+    config: LinearConfig
 
     def _make(self, alpha: float):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -102,6 +106,8 @@ class _LinearModel(_FeatureModel):
             scores[alpha] = _rmse(yv, est.predict((xv - self.x_mean_) / self.x_std_))
             if best is None or scores[alpha] <= min(scores.values()):
                 best = est
+        if best is None:
+            raise DataError(f"model {self.name!r} needs at least one penalty in 'alphas'")
         self.val_rmse_by_alpha_ = scores
         self.coef_ = np.asarray(best.coef_, dtype=np.float64)
         self.intercept_ = float(best.intercept_)
@@ -161,8 +167,6 @@ class _TreeModel(_FeatureModel):
         trusted = sio.get_untrusted_types(file=path)
         unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
         if unexpected:
-            from drpkit.errors import DataError
-
             raise DataError(f"{path}: refusing unexpected types {unexpected}")
         self.estimator_ = sio.load(path, trusted=trusted)
 
@@ -195,6 +199,7 @@ class GradientBoostingBaseline(_TreeModel):
     description = ("histogram gradient boosting on expression PCs + fingerprint PCs "
                    "(number of trees on validation)")
     Config = GBMConfig
+    config: GBMConfig
     smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 16, "drug_components": 8,
                     "max_trees": 150}
 
@@ -244,6 +249,7 @@ class RandomForestBaseline(_TreeModel):
     name = "rf"
     description = "random forest on expression PCs + fingerprint PCs"
     Config = ForestConfig
+    config: ForestConfig
     smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 16, "drug_components": 8,
                     "n_estimators": 40}
 

@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from drpkit.data.container import DrugResponseData
+from drpkit.data.ids import name_list
 from drpkit.errors import DataError
 from drpkit.features.expression import fit_expression_scaling, scale_expression
 
@@ -126,8 +127,9 @@ class PairFeaturizer(CellEncoder):
         fingerprints = data.drug_view(self.config.drug_fingerprint)
         missing = sorted(set(drugs) - set(fingerprints.index))
         if missing:
-            raise DataError(f"no {self.config.drug_fingerprint} fingerprint for drug(s) "
-                            f"{missing[:5]} in dataset {data.name!r}")
+            raise DataError(f"no {self.config.drug_fingerprint} fingerprint for "
+                            f"{len(missing)} drug(s) in dataset {data.name!r}: "
+                            f"{name_list(missing)}")
         fp = fingerprints.loc[drugs].to_numpy(np.float32)
         return (fp - self.drug_mean_) @ self.drug_axes_.T
 

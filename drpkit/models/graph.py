@@ -21,7 +21,11 @@ the saved graph state. A model adds its features, its network and its loss.
 """
 from __future__ import annotations
 
-from typing import Literal
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +39,7 @@ from drpkit.data.ids import extend_ids, require_ids
 from drpkit.errors import DataError
 from drpkit.evaluate.metrics import auroc
 from drpkit.models.base import EarlyStoppingModel, ModelConfig
+from drpkit.train import save_weights
 
 NodeMode = Literal["inductive", "transductive"]
 
@@ -77,10 +82,9 @@ class PairMonitor:
     def __init__(self, labels: Tensor):
         self.labels = labels
         self.y = labels.detach().cpu().numpy()
-        if len(np.unique(self.y)) == 2:
-            self.monitor, self.mode = "val_auroc", "max"
-        else:
-            self.monitor, self.mode = "val_bce", "min"
+        both = len(np.unique(self.y)) == 2
+        self.monitor = "val_auroc" if both else "val_bce"
+        self.mode: Literal["min", "max"] = "max" if both else "min"
 
     def __call__(self, logits: Tensor) -> dict[str, float]:
         out = {"val_bce": float(F.binary_cross_entropy_with_logits(logits, self.labels))}
@@ -98,6 +102,7 @@ class GraphModel(EarlyStoppingModel):
     """
 
     config: GraphConfig
+    module_: torch.nn.Module  # the fitted network; subclasses narrow the annotation
 
     # ------------------------------------------------------------ checks
     def _require_labels(self, train: DrugResponseData, val: DrugResponseData | None) -> None:
@@ -165,6 +170,26 @@ class GraphModel(EarlyStoppingModel):
         """Restore what :meth:`graph_arrays` saved."""
         self.cells_, self.drugs_ = state["cells"], state["drugs"]
         self.edge_index_ = state["edge_index"].astype(np.int64)
+
+    def save_graph_model(self, directory: Path, state_file: str, arrays: dict[str, Any],
+                         weights_meta: dict | None = None) -> None:
+        """Write the graph and ``arrays`` (``.npz``, no pickle), the network's
+        weights (safetensors) and the training history."""
+        # numpy's stubs read a **dict of arrays as possibly setting allow_pickle
+        np.savez(directory / state_file, **self.graph_arrays(), **arrays)  # type: ignore[arg-type]
+        save_weights(self.module_, directory, weights_meta)
+        (directory / "history.json").write_text(json.dumps(self.history_.to_dict()))
+
+    @contextmanager
+    def open_graph_state(self, directory: Path, state_file: str) -> Iterator[Any]:
+        """Restore the graph from ``state_file`` and yield the arrays for the
+        model's own fields (the file stays open inside the block)."""
+        path = directory / state_file
+        if not path.exists():
+            raise DataError(f"{directory}: no {state_file}")
+        with np.load(path, allow_pickle=False) as state:
+            self.load_graph_arrays(state)
+            yield state
 
 
 def labelled_pairs(part: DrugResponseData | None) -> pd.DataFrame:

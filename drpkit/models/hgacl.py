@@ -75,7 +75,6 @@ during training, held-out ones with similarity edges but no response edges.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -89,7 +88,6 @@ from torch import Tensor, nn
 
 from drpkit.data.container import DrugResponseData
 from drpkit.data.ids import extend_ids, require_ids
-from drpkit.errors import DataError
 from drpkit.features.fitted_views import FittedView
 from drpkit.models.base import register_model
 from drpkit.models.graph import (
@@ -103,7 +101,7 @@ from drpkit.models.graph import (
 from drpkit.nn import info_nce
 from drpkit.nn.hgacl_net import PERTURBATIONS, GraphInputs, HGACLNet, Propagation
 from drpkit.nn.lowrank import expand_linear, restrict_linear, row_space_basis
-from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
+from drpkit.train import Trainer, TrainerConfig, load_weights, select_device
 
 STATE_FILE = "hgacl.npz"
 CELL_VIEW_KERNELS = {"expression": "gaussian", "cnv": "polynomial", "mutation": "jaccard"}
@@ -164,7 +162,8 @@ class HGACLConfig(GraphConfig):
     edge_drop: float = Field(default=0.2, ge=0.0, le=1.0)
     feature_noise: float = Field(default=0.1, ge=0.0)
     perturbations: list[Literal["feature", "structure"]] = Field(
-        default_factory=lambda: ["feature", "structure"], min_length=1)
+        # mypy infers list[str] for the lambda against pydantic's union of factory types
+        default_factory=lambda: ["feature", "structure"], min_length=1)  # type: ignore[arg-type]
     neutral_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     trainer: TrainerConfig = TrainerConfig(max_epochs=1000, patience=50, lr=1e-3,
                                            weight_decay=0.0)
@@ -252,6 +251,7 @@ class HGACL(GraphModel):
     drug_views = ("pubchem920|smiles",)  # pubchem920 when stored, else PubChem from SMILES
     outputs = ("score",)
     config: HGACLConfig
+    module_: HGACLNet
 
     # ------------------------------------------------------------- features
     def _fit_views(self, train: DrugResponseData) -> None:
@@ -262,7 +262,9 @@ class HGACL(GraphModel):
         self.views_ = []
         for name in wanted:
             frame = train.cell_views.get(name)
-            rows = train_cells[np.isin(train_cells, frame.index)] if frame is not None else []
+            if frame is None:
+                continue
+            rows = train_cells[np.isin(train_cells, frame.index)]
             if len(rows):
                 self.views_.append(FittedView.fit(
                     name, CELL_VIEW_KERNELS[name], frame, rows,
@@ -336,7 +338,9 @@ class HGACL(GraphModel):
                                     description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         for i, basis in bases.items():
-            self.module_.projections[i] = expand_linear(self.module_.projections[i], basis)
+            layer = self.module_.projections[i]
+            assert isinstance(layer, nn.Linear)  # HGACLNet's input projections are Linear
+            self.module_.projections[i] = expand_linear(layer, basis)
 
     def _build_net(self) -> HGACLNet:
         dims = [len(view.columns) for view in (*self.views_, self.drug_view_)]
@@ -383,19 +387,14 @@ class HGACL(GraphModel):
         return {view.name: [str(g) for g in view.columns] for view in self.views_}
 
     def save_state(self, directory: Path) -> None:
-        arrays = {**self.graph_arrays(), **self.drug_view_.to_arrays("drug_")}
+        arrays = self.drug_view_.to_arrays("drug_")
         for i, view in enumerate(self.views_):
             arrays.update(view.to_arrays(f"view{i}_"))
-        np.savez(directory / STATE_FILE, n_views=np.asarray(len(self.views_)), **arrays)
-        save_weights(self.module_, directory)
-        (directory / "history.json").write_text(json.dumps(self.history_.to_dict()))
+        self.save_graph_model(directory, STATE_FILE,
+                              {"n_views": np.asarray(len(self.views_)), **arrays})
 
     def load_state(self, directory: Path) -> None:
-        path = directory / STATE_FILE
-        if not path.exists():
-            raise DataError(f"{directory}: no {STATE_FILE}")
-        with np.load(path, allow_pickle=False) as state:
-            self.load_graph_arrays(state)
+        with self.open_graph_state(directory, STATE_FILE) as state:
             self.drug_view_ = FittedView.from_arrays(state, "drug_")
             self.views_ = [FittedView.from_arrays(state, f"view{i}_")
                            for i in range(int(state["n_views"]))]
@@ -411,7 +410,9 @@ def _compress(projections: nn.ModuleList, features: list[Tensor]) -> dict[int, T
     for i, x in enumerate(features):
         basis = row_space_basis(x)
         if basis.shape[1] < x.shape[1]:
-            projections[i] = restrict_linear(projections[i], basis)
+            layer = projections[i]
+            assert isinstance(layer, nn.Linear)  # HGACLNet's input projections are Linear
+            projections[i] = restrict_linear(layer, basis)
             features[i] = x @ basis
             bases[i] = basis
     return bases

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,7 +54,8 @@ def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
 class _RegressionTask:
     """Mini-batch MSE on standardised targets; validation RMSE in target units."""
 
-    monitor, mode = "val_rmse", "min"
+    monitor = "val_rmse"
+    mode: Literal["min", "max"] = "min"
 
     def __init__(self, module, x, y, xv, yv, batch_size, device, y_mean, y_std):
         self.module = module.to(device)
@@ -82,6 +83,7 @@ class MLPBaseline(EarlyStoppingModel):
     name = "mlp"
     description = "feed-forward network on expression PCs + fingerprint PCs (early stopping)"
     Config = MLPConfig
+    config: MLPConfig
     smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "drug_components": 30, "hidden": [128, 64],
                     "trainer": {"max_epochs": 80, "lr": 3e-3}}
     cell_views = ("expression",)

@@ -39,6 +39,7 @@ def _lookup(effects: pd.Series, ids: pd.Series) -> np.ndarray:
 
 class _NaiveModel(DRPModel):
     Config = NaiveConfig
+    config: NaiveConfig
     baseline = True
     use_cell: bool = False
     use_drug: bool = False

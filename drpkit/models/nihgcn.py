@@ -38,7 +38,6 @@ training, held-out ones with features and no edges.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -47,7 +46,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
+from torch import Tensor, nn
 
 from drpkit.data.container import DrugResponseData
 from drpkit.data.ids import require_ids
@@ -67,7 +66,7 @@ from drpkit.nn import BipartiteAdjacency, bipartite_adjacency
 from drpkit.nn.layers import pearson_correlation
 from drpkit.nn.lowrank import compress_linear, expand_linear
 from drpkit.nn.nihgcn_net import NIHGCNNet
-from drpkit.train import Trainer, TrainerConfig, load_weights, save_weights, select_device
+from drpkit.train import Trainer, TrainerConfig, load_weights, select_device
 
 STATE_FILE = "graph.npz"
 
@@ -152,12 +151,12 @@ class _GraphTask:
         cell_sim (n_c, n_c), drug_sim (n_d, n_d): similarity targets or None.
     """
 
-    def __init__(self, model: _NIHGCNModel, net: NIHGCNNet, tensors: dict[str, Tensor | None],
+    def __init__(self, model: _NIHGCNModel, net: NIHGCNNet, tensors: dict[str, Tensor],
                  adj: BipartiteAdjacency, eval_adj: BipartiteAdjacency, device: torch.device):
         self.module = net.to(device)
         self.model = model
         self.adj, self.eval_adj = adj.to(device), eval_adj.to(device)
-        self.t = {k: (v.to(device) if v is not None else None) for k, v in tensors.items()}
+        self.t = {k: v.to(device) for k, v in tensors.items()}
         labelled = ~torch.isnan(self.t["train_label"])
         self.bce_idx = self.t["train_idx"][:, labelled]
         self.bce_y = self.t["train_label"][labelled]
@@ -174,12 +173,15 @@ class _GraphTask:
         logits = model.config.gamma * pearson_correlation(h_cell, h_drug)
         total = w["bce"] * F.binary_cross_entropy_with_logits(
             logits[self.bce_idx[0], self.bce_idx[1]], self.bce_y)
+        heads = model.config  # an MTIGCNConfig whenever a head is on
         if model.regression_head and w["ic50"] > 0:
-            pred = net.ic50(h_cell, h_drug, model.config.regression_scale)
+            assert isinstance(heads, MTIGCNConfig)
+            pred = net.ic50(h_cell, h_drug, heads.regression_scale)
             idx = t["train_idx"]
             total = total + w["ic50"] * F.mse_loss(pred[idx[0], idx[1]], t["train_value"])
         if model.similarity_head and (w["cell_sim"] > 0 or w["drug_sim"] > 0):
-            s_cell, s_drug = net.similarities(h_cell, h_drug, model.config.similarity_scale)
+            assert isinstance(heads, MTIGCNConfig)
+            s_cell, s_drug = net.similarities(h_cell, h_drug, heads.similarity_scale)
             total = total + w["cell_sim"] * F.mse_loss(s_cell, t["cell_sim"]) \
                 + w["drug_sim"] * F.mse_loss(s_drug, t["drug_sim"])
         return total
@@ -214,6 +216,8 @@ class _NIHGCNModel(GraphModel):
     regression_head: ClassVar[bool] = False
     similarity_head: ClassVar[bool] = False
     config: NIHGCNConfig
+    module_: NIHGCNNet
+    calibration_: tuple[float, ...]
 
     def loss_weights(self) -> dict[str, float]:
         """Weights of the loss terms (BCE only for NIHGCN)."""
@@ -272,7 +276,7 @@ class _NIHGCNModel(GraphModel):
         x_drug = self._drug_features(train, self.drugs_)
         v = labelled_pairs(val)
         eval_cells, eval_drugs = self.extended_nodes(v)
-        tensors: dict[str, Tensor | None] = {
+        tensors: dict[str, Tensor] = {
             "x_cell": torch.from_numpy(x_cell),
             "x_drug": torch.from_numpy(x_drug),
             "eval_cell": torch.from_numpy(np.vstack([x_cell, self._cell_features(
@@ -284,8 +288,7 @@ class _NIHGCNModel(GraphModel):
             "train_value": as_tensor((y - self.y_mean_) / self.y_std_),
             "val_idx": torch.from_numpy(self.pair_index(v, eval_cells, eval_drugs)),
             "val_label": as_tensor(v["label"].to_numpy()),
-            "cell_sim": None, "drug_sim": None,
-        }
+        }  # + cell_sim, drug_sim: the similarity targets of models with that head
         if self.similarity_head:
             train_rows = pd.Index(self.cells_).get_indexer(np.sort(r["cell"].unique()))
             tensors["cell_sim"], tensors["drug_sim"] = self._similarity_targets(
@@ -294,8 +297,9 @@ class _NIHGCNModel(GraphModel):
         self.module_ = self._build_net(x_cell.shape[1], x_drug.shape[1])
         basis = None
         if cfg.compress_inputs:
-            self.module_.cell_proj[0], basis = compress_linear(self.module_.cell_proj[0],
-                                                               tensors["x_cell"])
+            layer = self.module_.cell_proj[0]
+            assert isinstance(layer, nn.Linear)  # NIHGCNNet's input projection
+            self.module_.cell_proj[0], basis = compress_linear(layer, tensors["x_cell"])
             if basis is not None:
                 tensors["x_cell"] = tensors["x_cell"] @ basis
                 tensors["eval_cell"] = tensors["eval_cell"] @ basis
@@ -306,7 +310,9 @@ class _NIHGCNModel(GraphModel):
         self.history_ = trainer.fit(task, description=self.name, epochs=epochs)
         self.module_.cpu().eval()
         if basis is not None:
-            self.module_.cell_proj[0] = expand_linear(self.module_.cell_proj[0], basis)
+            layer = self.module_.cell_proj[0]
+            assert isinstance(layer, nn.Linear)  # NIHGCNNet's input projection
+            self.module_.cell_proj[0] = expand_linear(layer, basis)
         self.calibration_ = (1.0, 0.0)
         if self.regression_head and getattr(cfg, "regression_calibration", "none") == "affine":
             self.calibration_ = self._fit_calibration(train if val is None else val)
@@ -360,6 +366,7 @@ class _NIHGCNModel(GraphModel):
         out = {"score": torch.sigmoid(self.config.gamma * corr).cpu().numpy()[ci, di]
                .astype(np.float64)}
         if self.regression_head:
+            assert isinstance(self.config, MTIGCNConfig)  # the heads are MTIGCN's
             value = net.ic50(h_cell, h_drug, self.config.regression_scale).cpu().numpy()[ci, di]
             a, b = self.calibration_
             out["value"] = (a * value.astype(np.float64) + b) * self.y_std_ + self.y_mean_
@@ -371,21 +378,15 @@ class _NIHGCNModel(GraphModel):
 
     # ---------------------------------------------------------- persistence
     def save_state(self, directory: Path) -> None:
-        np.savez(directory / STATE_FILE, **self.graph_arrays(), genes=self.genes_,
-                 gene_mean=self.gene_mean_, gene_scale=self.gene_scale_,
-                 fp_columns=self.fp_columns_, fingerprint=np.asarray(self.fingerprint_),
-                 y_stats=np.asarray([self.y_mean_, self.y_std_]),
-                 calibration=np.asarray(self.calibration_))
-        save_weights(self.module_, directory, {"cell_in": len(self.genes_),
-                                               "drug_in": len(self.fp_columns_)})
-        (directory / "history.json").write_text(json.dumps(self.history_.to_dict()))
+        self.save_graph_model(directory, STATE_FILE, {
+            "genes": self.genes_, "gene_mean": self.gene_mean_, "gene_scale": self.gene_scale_,
+            "fp_columns": self.fp_columns_, "fingerprint": np.asarray(self.fingerprint_),
+            "y_stats": np.asarray([self.y_mean_, self.y_std_]),
+            "calibration": np.asarray(self.calibration_)},
+            {"cell_in": len(self.genes_), "drug_in": len(self.fp_columns_)})
 
     def load_state(self, directory: Path) -> None:
-        path = directory / STATE_FILE
-        if not path.exists():
-            raise DataError(f"{directory}: no {STATE_FILE}")
-        with np.load(path, allow_pickle=False) as state:
-            self.load_graph_arrays(state)
+        with self.open_graph_state(directory, STATE_FILE) as state:
             self.genes_, self.fp_columns_ = state["genes"], state["fp_columns"]
             self.gene_mean_, self.gene_scale_ = state["gene_mean"], state["gene_scale"]
             self.fingerprint_ = str(state["fingerprint"])

@@ -92,6 +92,7 @@ class _PerDrugModel(DRPModel):
     """Shared plumbing: cell encoding, per-drug grouping, new-drug neighbours."""
 
     Config = PerDrugConfig
+    config: PerDrugConfig
     smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 20}
     baseline = True
     cell_views = ("expression",)
@@ -194,8 +195,9 @@ class _PerDrugModel(DRPModel):
         sims = (tanimoto(fp.to_numpy() > 0, self.fp_bits_)
                 if fp is not None and len(self.fp_model_) else None)
         for drug in drugs:
-            at = -1 if sims is None else fp.index.get_indexer([drug])[0]
-            if at < 0 or sims[at].max() <= 0:
+            # sims is None unless fp is not None (the fp test only tells the type checker)
+            at = -1 if sims is None or fp is None else fp.index.get_indexer([drug])[0]
+            if sims is None or at < 0 or sims[at].max() <= 0:
                 out.append(everyone)
                 continue
             top = np.argsort(-sims[at], kind="stable")[:self.config.k_drugs]
@@ -272,6 +274,7 @@ class _LinearPerDrug(_PerDrugModel):
     """Per-drug linear models: coefficient paths over a penalty grid, chosen on validation."""
 
     Config = LinearPerDrugConfig
+    config: LinearPerDrugConfig
 
     def _grid(self) -> np.ndarray:
         return np.unique(np.asarray([*self.config.alphas, self.config.default_alpha], float))
@@ -378,6 +381,7 @@ class PerDrugElasticNet(_LinearPerDrug):
     description = ("one elastic net per drug on expression PCs (penalty per drug on "
                    "validation); new drugs: similar training drugs + cell effect")
     Config = ElasticNetPerDrugConfig
+    config: ElasticNetPerDrugConfig
 
     def _paths(self, xc, yc, grid):
         from sklearn.exceptions import ConvergenceWarning

@@ -60,6 +60,7 @@ class PerDrugForest(_PerDrugModel):
     description = ("one random forest per drug on expression PCs; new drugs: "
                    "similar training drugs + cell effect")
     Config = ForestPerDrugConfig
+    config: ForestPerDrugConfig
     smoke_config: ClassVar[dict[str, Any]] = {"n_genes": 500, "cell_components": 20, "n_estimators": 20}
 
     def _fit_drugs(self, fit: _Training, val) -> None:

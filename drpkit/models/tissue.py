@@ -52,6 +52,7 @@ def cell_tissues(data: DrugResponseData, cells: pd.Series) -> pd.Series:
 
 class _TissueModel(DRPModel):
     Config = NaiveConfig
+    config: NaiveConfig
     baseline = True
 
     def input_genes(self) -> dict[str, list[str]]:

@@ -268,6 +268,7 @@ def training_curves(data: GroupData) -> Built:
         for i, key in enumerate(keys, start=1):
             epochs = [row["epoch"] for row in history["val"] if key in row]
             target = ax if key.removeprefix("val_") in LOSSES else scores
+            assert target is not None  # scores exists whenever a key is not a loss
             target.plot(epochs, [row[key] for row in history["val"] if key in row],
                         color=f"C{i}", lw=1.2, ls="--" if target is ax else "-", label=key)
         best = history.get("best_epoch", -1)
@@ -289,7 +290,7 @@ def critical_difference(data: GroupData) -> Built:
     """Critical-difference plots (Demsar, 2006), one per tested metric."""
     out = []
     for metric, test in data.tests.items():
-        if test.ranks is None:
+        if test.ranks is None or test.cd is None:  # both None together (< 2 models)
             continue
         caption = (f"Average rank over the {test.blocks} (seed, fold) blocks (1 = best) by "
                    f"{label(metric)}; thick bars join models whose ranks differ by less than "

@@ -169,6 +169,11 @@ def render(run: ReportRun, boards: list[Leaderboard], transfer: list[Table],
     extras = outputs_and_artifacts(run)
     if extras is not None:
         sections.append(("artifacts", "Extra outputs and artifacts", table_html(extras)))
+    from drpkit.explain.report import explanations_html  # drug-gene scores, if any
+
+    explained = explanations_html(run)
+    if explained is not None:
+        sections.append(("explanations", "Explanations", explained))
     config = json.dumps(run.grid, indent=2, default=str)
     versions = json.dumps(run.config.get("versions", {}), indent=2)
     settings = (f"<h3>Grid (config.json: grid)</h3><pre>{escape(config)}</pre>"

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 
@@ -166,14 +167,13 @@ class ReportRun:
         return {m: out[m] for m in group.models if m in out}
 
     # ------------------------------------------------------------- run facts
-    def timing(self) -> dict[str, float | str | None]:
+    def timing(self) -> Timing:
         """Start date, wall time and summed task seconds. The wall time is the
         sum of the ``run_grid`` sessions recorded in ``config.json`` (so pauses
         between a stop and a resume do not count); for runs without that
         record, the first task start to the last task end."""
-        starts = [_time(i.get("started")) for i in self.infos.values()]
-        ends = [_time(i.get("finished")) for i in self.infos.values()]
-        starts, ends = [s for s in starts if s], [e for e in ends if e]
+        starts = [t for t in (_time(i.get("started")) for i in self.infos.values()) if t]
+        ends = [t for t in (_time(i.get("finished")) for i in self.infos.values()) if t]
         sessions = self.config.get("sessions") or []
         if sessions:
             wall, how = float(sum(s.get("seconds", 0.0) for s in sessions)), (
@@ -186,6 +186,15 @@ class ReportRun:
         return {"started": self.config.get("started") or (min(starts).isoformat()
                                                           if starts else None),
                 "wall": wall, "wall_how": how, "fit_seconds": float(seconds)}
+
+
+class Timing(TypedDict):
+    """What :meth:`ReportRun.timing` returns."""
+
+    started: str | None  # ISO date
+    wall: float | None  # seconds
+    wall_how: str  # how ``wall`` was measured
+    fit_seconds: float  # summed over tasks
 
 
 def is_baseline(model: str) -> bool:
@@ -211,6 +220,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def _time(stamp: str | None) -> datetime | None:
-    with contextlib.suppress(TypeError, ValueError):
+    if stamp is None:
+        return None
+    with contextlib.suppress(TypeError, ValueError):  # TypeError: not a string
         return datetime.fromisoformat(stamp)
     return None

@@ -36,12 +36,15 @@ from drpkit.experiment.transfer import NOVELTY
 from drpkit.report.run import KEY, Group, ReportRun, is_baseline
 
 LABELS = {"pcc": "PCC", "scc": "SCC", "rmse": "RMSE", "drug_pcc_mean": "PCC per drug",
+          "drug_auroc_mean": "AUROC per drug",
           "pcc_norm": "PCC norm.", "auroc": "AUROC", "auprc": "AUPRC", "f1": "F1",
           "mcc": "MCC"}
 REGRESSION_METRICS = ("pcc", "scc", "rmse", "drug_pcc_mean", "pcc_norm")
-CLASSIFICATION_METRICS = ("auroc", "auprc", "f1", "mcc")
+CLASSIFICATION_METRICS = ("auroc", "auprc", "drug_auroc_mean", "f1", "mcc")
 LEADERBOARD_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
-TESTED = ("auroc", "pcc")  # compared with the best baseline
+# compared with the best baseline: overall, and within drugs (where a model must rank
+# cells, which a per-drug mean cannot)
+TESTED = ("auroc", "pcc", "drug_auroc_mean", "drug_pcc_mean")
 TRANSFER_METRICS = ("pcc", "scc", "drug_pcc_mean", "auroc", "auprc")
 NOVELTY_METRICS = ("auroc", "pcc")  # pair counts n[...] go in the note
 SEARCH_METRICS = ("auroc", "pcc")  # validation metrics shown when the search names none
@@ -265,7 +268,7 @@ def _test_notes(test: Significance) -> list[str]:
              "difference reaches p < 0.05 with fewer than 6 folds × seeds), hence the t-test "
              "p next to it.")
     out = [tests]
-    if test.cd is not None:
+    if test.cd is not None and test.ranks is not None:  # both set or both None
         chi2, p = test.friedman
         out.append(f"Friedman test on {name} ({len(test.ranks)} models, {test.blocks} "
                    f"(seed, fold) blocks): χ² = {chi2:.2f}, p = {_p(p)}; average rank 1 = best; "

@@ -50,9 +50,9 @@ DIMENSION = 512
 
 def canonical_smiles(smiles: str) -> str:
     """RDKit canonical SMILES; DataError naming the input if it does not parse."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    rdBase.DisableLog("rdApp.*")  # = RDLogger.DisableLog, which rdkit's stubs omit
     mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles.strip() else None
     if mol is None:
         raise DataError(f"SMILES {smiles!r} cannot be parsed (RDKit)")

@@ -22,6 +22,7 @@ so validation is as "blind" as the test.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,16 @@ from drpkit.registry import Registry
 
 Splitter = Callable[[pd.DataFrame, int, np.random.Generator], list[tuple[np.ndarray, np.ndarray]]]
 SPLITS: Registry[Splitter] = Registry("split kind")
+
+
+def split_traits(split: Any, *, blind_on: tuple[str, ...] | None = None,
+                 covers_all_pairs: bool | None = None) -> None:
+    """Set a split function's ``blind_on`` / ``covers_all_pairs`` attributes (see
+    above); ``split`` is typed Any as type checkers do not model function attributes."""
+    if blind_on is not None:
+        split.blind_on = blind_on
+    if covers_all_pairs is not None:
+        split.covers_all_pairs = covers_all_pairs
 
 
 def _group_parts(groups: np.ndarray, n_parts: int, rng: np.random.Generator,
@@ -63,7 +74,7 @@ def cell_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator
     return _by_row_part(_group_parts(frame["cell"].to_numpy(), n_parts, rng, "cell"), n_parts)
 
 
-cell_blind_split.blind_on = ("cell",)
+split_traits(cell_blind_split, blind_on=("cell",))
 
 
 @SPLITS.register("drug-blind")
@@ -72,7 +83,7 @@ def drug_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator
     return _by_row_part(_group_parts(frame["drug"].to_numpy(), n_parts, rng, "drug"), n_parts)
 
 
-drug_blind_split.blind_on = ("drug",)
+split_traits(drug_blind_split, blind_on=("drug",))
 
 
 @SPLITS.register("disjoint")
@@ -88,8 +99,8 @@ def disjoint_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generator):
     return out
 
 
-disjoint_split.covers_all_pairs = False  # pairs with one held-out side are never tested
-disjoint_split.blind_on = ("cell", "drug")
+# pairs with one held-out side are never tested
+split_traits(disjoint_split, blind_on=("cell", "drug"), covers_all_pairs=False)
 
 
 @SPLITS.register("tissue-blind")
@@ -112,4 +123,4 @@ def tissue_blind_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Generat
     return _by_row_part(part, n_parts)
 
 
-tissue_blind_split.blind_on = ("tissue",)
+split_traits(tissue_blind_split, blind_on=("tissue",))

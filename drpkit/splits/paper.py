@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from drpkit.errors import DataError
-from drpkit.splits.kinds import SPLITS
+from drpkit.splits.kinds import SPLITS, split_traits
 
 
 @SPLITS.register("nihgcn-random")
@@ -77,7 +77,8 @@ def nihgcn_random_split(frame: pd.DataFrame, n_parts: int, rng: np.random.Genera
     return out
 
 
-nihgcn_random_split.covers_all_pairs = False  # only positives + as many negatives are tested
+# only positives + as many negatives are tested
+split_traits(nihgcn_random_split, covers_all_pairs=False)
 
 
 MIN_POSITIVES = 10  # the papers' eligibility rule for new-cell / new-drug tests
@@ -106,8 +107,8 @@ def _new_entity_split(column: str):
 
     split.__doc__ = (f"Groups of {column}s with >= {MIN_POSITIVES} positives held out whole "
                      f"(the NIHGCN/MTIGCN new-{column} test).")
-    split.covers_all_pairs = False  # entities with few positives are never tested
-    split.blind_on = (column,)
+    # entities with few positives are never tested
+    split_traits(split, blind_on=(column,), covers_all_pairs=False)
     return split
 
 

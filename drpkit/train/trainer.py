@@ -67,11 +67,19 @@ class TrainingTask(Protocol):
     training batches of one epoch (already on the device); ``loss`` returns a
     scalar tensor for one batch; ``validate`` returns validation metrics,
     including the monitored one, computed on the validation part only.
+    ``mode``: whether a lower (``min``) or higher (``max``) monitored value is
+    better. The trainer only reads these three (read-only members: a task may
+    hold a subclass of ``Module``).
     """
 
-    module: torch.nn.Module
-    monitor: str
-    mode: Literal["min", "max"]
+    @property
+    def module(self) -> torch.nn.Module: ...
+
+    @property
+    def monitor(self) -> str: ...
+
+    @property
+    def mode(self) -> Literal["min", "max"]: ...
 
     def batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
 
@@ -136,7 +144,7 @@ class Trainer:
         best = math.inf
         stale = 0
         start = time.perf_counter()
-        bar = tqdm(range(epochs if fixed else cfg.max_epochs), desc=description,
+        bar = tqdm(range(epochs if epochs is not None else cfg.max_epochs), desc=description,
                    disable=None if cfg.progress is None else not cfg.progress,
                    leave=False, dynamic_ncols=True)
         for epoch in bar:
@@ -174,6 +182,7 @@ class Trainer:
         if fixed:
             history.best_epoch = history.epochs_run - 1
         else:
+            assert best_state is not None  # copied before the first epoch when not fixed
             module.load_state_dict(best_state)
         module.eval()
         history.seconds = time.perf_counter() - start

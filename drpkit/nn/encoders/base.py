@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
@@ -32,7 +32,10 @@ def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1]))
 
 
-def _lookup(registry: Registry, name: str) -> type[Part]:
+P = TypeVar("P", bound="Part")
+
+
+def _lookup(registry: Registry[type[P]], name: str) -> type[P]:
     try:
         return registry.get(name)
     except UnknownNameError as exc:
@@ -104,8 +107,10 @@ class Part(nn.Module):
     def reset_parameters(self) -> None:
         """Re-initialise every learnable submodule."""
         for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            # getattr, not hasattr: torch types Module attributes as Tensor | Module
+            reset = getattr(module, "reset_parameters", None)
+            if module is not self and reset is not None:
+                reset()
 
     @property
     def hparams(self) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class CellMLP(CellEncoder):
     """
 
     name, Config, fitted = "mlp", CellMLPConfig, ("genes",)
+    config: CellMLPConfig
 
     @property
     def input_genes(self) -> list[str]:
@@ -130,10 +131,15 @@ class PathwayTokens(CellEncoder):
 
     name, Config, fitted = "pathway-tokens", PathwayTokensConfig, ("sets",)
     resources = ("gene-sets",)
+    config: PathwayTokensConfig
+    sets: dict[str, list[str]] | None  # fitted: set name -> its expression genes
+    mean: Tensor  # buffers made by _build
+    scale: Tensor
 
     @property
     def input_genes(self) -> list[str]:
         self._require_fitted()
+        assert self.sets is not None  # _require_fitted: every fitted value is set
         return sorted(set().union(*self.sets.values()))
 
     def gene_sets(self, data: DrugResponseData) -> dict[str, set[str]]:
@@ -142,6 +148,7 @@ class PathwayTokens(CellEncoder):
     def _build(self) -> None:
         from scipy.sparse import csr_matrix
 
+        assert self.sets is not None  # _build runs only once fitted (Part.__init__, fit)
         genes = self.input_genes
         position = {g: i for i, g in enumerate(genes)}
         n_sets, dim = len(self.sets), self.config.dim

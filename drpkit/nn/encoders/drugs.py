@@ -65,9 +65,12 @@ class FingerprintMLP(DrugEncoder):
     """
 
     name, Config, fitted = "fingerprint-mlp", FingerprintMLPConfig, ("in_dim",)
+    config: FingerprintMLPConfig
 
     @classmethod
-    def needs(cls, config: FingerprintMLPConfig) -> tuple[str, ...]:
+    def needs(cls, config: PartConfig) -> tuple[str, ...]:
+        # callers pass cls.make_config(...) or a built part's config: a cls.Config
+        assert isinstance(config, FingerprintMLPConfig)
         return (config.view,)
 
     def _build(self) -> None:
@@ -129,6 +132,7 @@ class MolGNN(DrugEncoder):
     """
 
     name, Config, views = "mol-gnn", MolGNNConfig, ("smiles",)
+    config: MolGNNConfig
 
     def _build(self) -> None:
         from torch_geometric.nn import GINEConv
@@ -192,6 +196,7 @@ class MolEncoderHead(DrugEncoder):
 
     name, Config, resources = "mol-encoder", MolEncoderConfig, ("mol-encoder",)
     views, in_dim = ("smiles",), 512
+    config: MolEncoderConfig
 
     def _build(self) -> None:
         self.net = mlp([self.in_dim, *self.config.hidden, self.config.dim], self.config.dropout)

@@ -1,0 +1,106 @@
+"""Helpers shared by the table generators of BENCHMARKS.md and README.md.
+
+``doc_tables.py`` is the command; its generators and those of
+``doc_tables_honest.py`` register here (``GENERATORS``) and read committed
+result files under ``benchmarks/results/`` only.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+
+from bench_graph import _derive_balanced_acc
+
+CCLE_SIZES = '{"alpha": 0.45, "hidden": 512, "layers": [512]}'
+LOWER_IS_BETTER = {"rmse", "mae"}
+GENERATORS: dict[str, Callable[[list[str]], str]] = {}
+
+
+def generator(name: str):
+    def register(func):
+        GENERATORS[name] = func
+        return func
+    return register
+
+
+# ------------------------------------------------------------------ helpers
+def read_jsonl(*names: str) -> list[dict]:
+    return [json.loads(line) for name in names
+            for line in (RESULTS / name).read_text().splitlines() if line.strip()]
+
+
+def load(*names: str) -> pd.DataFrame:
+    """Per-fold lines of ``bench_graph.py cv`` files; ``params`` as sorted JSON text,
+    ``protocol`` defaulting to honest, ACC of nihgcn-random rows derived where missing
+    (column ``acc_derived``), as ``bench_graph.py table`` does."""
+    frame = pd.DataFrame(read_jsonl(*names))
+    frame["params"] = frame["params"].map(lambda p: json.dumps(p or {}, sort_keys=True))
+    if "protocol" not in frame:
+        frame["protocol"] = "honest"
+    frame["protocol"] = frame["protocol"].fillna("honest")
+    frame["acc_derived"] = _derive_balanced_acc(frame)
+    return frame
+
+
+def select(frame: pd.DataFrame, dataset: str, split: str, model: str, params: str = "{}",
+           protocol: str = "honest") -> pd.DataFrame:
+    part = frame[(frame["dataset"] == dataset) & (frame["split"] == split)
+                 & (frame["model"] == model) & (frame["params"] == params)
+                 & (frame["protocol"] == protocol)]
+    if part.empty:
+        raise SystemExit(f"no results for {dataset} {split} {model} {params} {protocol}")
+    return part
+
+
+def mean_sd(part: pd.DataFrame, column: str) -> str:
+    """``mean ± sd`` over the folds that have ``column``; ``(k folds)`` if not all do."""
+    if column not in part:
+        return ""
+    values = part[column].dropna().astype(float)
+    if values.empty:
+        return ""
+    text = f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 \
+        else f"{values.mean():.4f}"
+    if len(values) < len(part):
+        text += f" ({len(values)} folds)"
+    if column == "acc" and part.loc[values.index, "acc_derived"].any():
+        text += " †"
+    return text
+
+
+def bold(text: str) -> str:
+    return f"**{text}**" if text else text
+
+
+def best_index(means: dict, metric: str) -> set:
+    """Keys of the best mean (ties all), none if fewer than two values."""
+    means = {k: v for k, v in means.items() if pd.notna(v)}
+    if len(means) < 2:
+        return set()
+    best = (min if metric in LOWER_IS_BETTER else max)(means.values())
+    return {k for k, v in means.items() if np.isclose(v, best)}
+
+
+def seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 100 else f"{value:.1f} s"
+
+
+def gib(mib: float) -> str:
+    return f"{mib / 1024:.2f} GiB"
+
+
+def md_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    align = align or ["---"] * len(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
