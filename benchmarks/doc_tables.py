@@ -40,6 +40,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import doc_tables_drgt  # noqa: F401  - registers the issue 15 generators
 import doc_tables_honest  # noqa: F401  - registers the issue 13/14 generators
 from bench_graph import _versus
 from doc_common import (

@@ -34,6 +34,10 @@ handled by a documented rule, counted and reported:
 * **Outputs.** A non-finite prediction is an error naming the cells and
   drugs affected, and nothing is written; predictions that are constant
   across a drug's cells, from a model that reads cell features, are warned about.
+* **Uncertainty.** A model trained with ``-p uncertainty.method=...`` adds
+  its columns (``value_lo``, ``value_hi``, ``value_sd``, ...) and
+  ``flag_uncertain``: uncertainty above the validation pairs' 90th percentile
+  (:mod:`drpkit.uncertainty.wrap`); the rule and count are in the report.
 
 The statistics used (training cells' per-gene mean, sd, median) come from the
 run's training part only.
@@ -291,10 +295,23 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
         result.insert(2, "value", prediction["value"].to_numpy())
     for column in extra_outputs(prediction):  # interval bounds, sds, ... as the model gives
         result[column] = prediction[column].to_numpy()
+    if model.config.uncertainty.method != "none":
+        _flag(model, prediction, result, report)
     warnings += check_outputs(result, model)
     report["pairs"] = len(result)
     report["warnings"] = warnings
     return PredictionOutcome(result, report, warnings)
+
+
+def _flag(model: DRPModel, prediction: pd.DataFrame, result: pd.DataFrame,
+          report: dict) -> None:
+    """Add ``flag_uncertain`` to ``result`` and the rule to ``report``."""
+    from drpkit.uncertainty.wrap import flag_rule, flag_uncertain
+
+    flags = flag_uncertain(model, prediction)
+    if flags is not None:
+        result["flag_uncertain"] = flags.to_numpy()
+        report["uncertainty"] = {**(flag_rule(model) or {}), "flagged": int(flags.sum())}
 
 
 def _add_expression(data: DrugResponseData, run: Path, config: dict, model: DRPModel,
@@ -396,6 +413,11 @@ def match_summary(report: dict) -> list[str]:
                      f"training median, spread ratio {scale['spread_ratio']} "
                      f"({'FLAGGED' if scale['flagged'] else 'ok'}); standardise="
                      f"{report['standardise']}")
+    flags = report.get("uncertainty")
+    if flags:
+        lines.append(f"uncertainty ({flags['method']}, alpha {flags['alpha']}): "
+                     f"{flags['flagged']} of {report['pairs']} prediction(s) flagged "
+                     f"(flag_uncertain: {flags['rule']})")
     drugs = report.get("drugs")
     if drugs:
         lines.append(f"drugs: {drugs['given']} given; {drugs['matched_by_structure']} are "

@@ -177,7 +177,7 @@ def test_models_name_describes_views_outputs_and_every_setting(monkeypatch, caps
     assert re.search(r"outputs: score\n", out) and re.search(r"baseline: no\n", out)
     rows = _table(out)
     leaves = _dotted_defaults(cls.Config())
-    assert set(rows) == set(leaves) | {"trainer"}
+    assert set(rows) == set(leaves) | {"trainer", "uncertainty"}  # nested blocks
     for key, value in leaves.items():
         assert rows[key][1] == json.dumps(value), key
     assert rows["trainer.max_epochs"][1] == "1000"
@@ -348,7 +348,9 @@ def _tokens(command: str) -> list[str]:
     for word in lexer:
         if set(word) <= set("();<>|&"):
             break
-        if word.count("[") > word.count("]"):  # "[--drugs", not "layers=[512]"
+        if word.startswith("[-") and word.endswith("]"):  # "[--validate]"
+            word = word[1:-1]
+        elif word.count("[") > word.count("]"):  # "[--drugs", not "layers=[512]"
             word = word.removeprefix("[")
         elif word.count("]") > word.count("["):
             word = word.removesuffix("]")

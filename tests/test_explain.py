@@ -189,3 +189,16 @@ def test_explain_benchmark_run_and_report_section(run, user_files, tmp_path):
     assert "hidden links" in proc.stdout
     missing = run("explain", store, "--model", "naive-drug", check=False)
     assert missing.returncode == 2 and "drug_gene_scores" in missing.stderr
+
+
+def test_specific_reading_demotes_genes_every_drug_attends_to():
+    from drpkit.explain.attention import ranked
+
+    # gene "hub" takes most of every drug's flow; each drug has one gene of its own
+    flow = np.array([[8.0, 2.0, 0.1], [8.0, 0.1, 2.0]])
+    names, genes = np.array(["d1", "d2"]), np.array(["hub", "g1", "g2"])
+    plain = ranked(flow, names, genes, "drug").set_index(["drug", "gene"])["rank"]
+    lift = ranked(flow, names, genes, "drug", specific=True).set_index(["drug", "gene"])
+    assert plain[("d1", "hub")] == 1 and plain[("d2", "hub")] == 1
+    assert lift.loc[("d1", "g1"), "rank"] == 1 and lift.loc[("d2", "g2"), "rank"] == 1
+    assert np.allclose(lift.groupby("drug")["score"].sum(), 1.0)

@@ -26,6 +26,7 @@ from drpkit.data.container import DrugResponseData
 from drpkit.data.labels import value_to_score
 from drpkit.data.user_files import impute_for_training
 from drpkit.errors import DataError
+from drpkit.evaluate.calibration import uncertainty_metrics
 from drpkit.evaluate.metrics import choose_threshold, evaluate_predictions
 from drpkit.evaluate.stats import paired_ttest
 from drpkit.models import DRPModel, create_model
@@ -165,10 +166,13 @@ def additive_baseline(train: DrugResponseData, part: DrugResponseData,
 def fold_metrics(frame: pd.DataFrame, val_frame: pd.DataFrame | None) -> dict:
     """Regression metrics (when every pair has a predicted value) and
     classification metrics of a scored frame; the decision threshold is chosen
-    on ``val_frame`` (without one, only the threshold-free AUROC and AUPRC)."""
+    on ``val_frame`` (without one, only the threshold-free AUROC and AUPRC).
+    With uncertainty columns (intervals, sds, sets), their calibration metrics
+    (:func:`~drpkit.evaluate.calibration.uncertainty_metrics`) too."""
     metrics = {}
     if frame["yhat"].notna().all() and frame["y"].notna().all():  # not on label-only data
         metrics = evaluate_predictions(frame, "regression", baseline_col="baseline").overall
+    metrics.update(uncertainty_metrics(frame))
     labelled = frame["label"].notna()
     if not labelled.any() or frame.loc[labelled, "label"].nunique() != 2:
         return metrics

@@ -20,7 +20,10 @@ incoming edges (GAT and GATv2 include a self-loop). Two readings are exported:
   cells the drug is active in. A drug's ``score`` for a gene is
   ``R[drug, gene]`` divided by the drug's total flow from genes (so scores
   sum to 1 over genes and are comparable across drugs); ``rank`` 1 is the
-  largest. The same for cells gives ``cell_gene_scores``. This is what lets a
+  largest. With ``explain_reading="specific"`` the share is divided by the
+  gene's mean share over all drugs first (a lift, as TF-IDF does for words):
+  flow through the cells reaches every drug from the same well-connected
+  genes, and the lift ranks what is particular to a drug. The same for cells gives ``cell_gene_scores``. This is what lets a
   *hidden* target (no edge) be recovered (:mod:`drpkit.explain.checks`).
 
 The pair ``(drug, cell)`` is scored from both embeddings, so a gene's share
@@ -89,10 +92,20 @@ def _direct(layers: list[LayerAttention], n_drugs: int, gene_off: int,
     return out.loc[out["gene_pos"] < n_genes]
 
 
-def ranked(flow: np.ndarray, names: np.ndarray, genes: np.ndarray, column: str) -> pd.DataFrame:
-    """Long table (column, gene, score, rank) of row-normalised flows."""
+def _row_shares(flow: np.ndarray) -> np.ndarray:
     total = flow.sum(1, keepdims=True)
-    score = np.divide(flow, total, out=np.zeros_like(flow), where=total > 0)
+    return np.divide(flow, total, out=np.zeros_like(flow), where=total > 0)
+
+
+def ranked(flow: np.ndarray, names: np.ndarray, genes: np.ndarray, column: str,
+           specific: bool = False) -> pd.DataFrame:
+    """Long table (column, gene, score, rank) of row-normalised flows; with
+    ``specific``, each gene's share over its mean share across the rows (then
+    row-normalised again)."""
+    score = _row_shares(flow)
+    if specific:
+        mean = score.mean(0, keepdims=True)
+        score = _row_shares(np.divide(score, mean, out=np.zeros_like(score), where=mean > 0))
     frame = pd.DataFrame({column: np.repeat(names, len(genes)),
                           "gene": np.tile(genes, len(names)), "score": score.ravel()})
     frame["rank"] = frame.groupby(column)["score"].rank(method="first", ascending=False)
@@ -126,7 +139,8 @@ def attention_artifacts(model: DrGT, data: DrugResponseData) -> dict[str, pd.Dat
     gene_off = n_d + n_c
     flow = rollout(layers, g.n_nodes, torch.arange(n_d + n_c)).numpy()[:, gene_off:]
     top = model.config.explain_top
-    drugs = ranked(flow[:n_d], model.drugs_, genes, "drug")
+    specific = model.config.explain_reading == "specific"
+    drugs = ranked(flow[:n_d], model.drugs_, genes, "drug", specific)
     known = {"dti": model.state_.dti, "hidden": model.state_.hidden}
     for flag, links in known.items():
         pairs = set(zip(links["drug"].astype(str), links["gene"].astype(str), strict=True))
@@ -142,7 +156,7 @@ def attention_artifacts(model: DrGT, data: DrugResponseData) -> dict[str, pd.Dat
         drugs[column] = pd.MultiIndex.from_frame(drugs[["drug", "gene"]]).map(
             values.to_dict()).astype(float) if len(values) else np.nan
     drugs = drugs.loc[(drugs["rank"] <= top) | drugs["dti"] | drugs["hidden"]]
-    cells = ranked(flow[n_d:], model.cells_, genes, "cell")
+    cells = ranked(flow[n_d:], model.cells_, genes, "cell", specific)
     out = {"drug_gene_scores": drugs.sort_values(["drug", "rank"]).reset_index(drop=True),
            "cell_gene_scores": cells.loc[cells["rank"] <= top].sort_values(
                ["cell", "rank"]).reset_index(drop=True),

@@ -14,21 +14,25 @@ skops); ``load_model`` rebuilds the object from those.
 """
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
 from drpkit.params import deep_merge
 from drpkit.registry import Registry
+from drpkit.uncertainty.config import UncertaintyConfig
 
 if TYPE_CHECKING:  # pragma: no cover - drpkit.train imports torch
     from drpkit.train import History, TrainerConfig
+    from drpkit.uncertainty.wrap import FittedUncertainty
 
 MODEL_FILE = "model.json"
 
@@ -38,10 +42,40 @@ class ModelConfig(BaseModel):
 
     Attributes:
         seed: seeds weight initialisation, batching and any randomised choice.
+        uncertainty: per-prediction uncertainty (conformal intervals, ensembles,
+            MC dropout), calibrated on the validation part; see
+            :class:`~drpkit.uncertainty.config.UncertaintyConfig`.
     """
 
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
+    uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
+
+
+def _with_uncertainty(kind: str, own: Callable) -> Callable:
+    """``own`` (a model class's ``fit`` or ``predict``) behind the uncertainty layer:
+    unchanged when ``config.uncertainty.method`` is ``none``, else routed through
+    :mod:`drpkit.uncertainty.wrap` (which calls ``own`` underneath; imported only
+    then, so plain models never load crepes)."""
+    if kind == "fit":
+        @functools.wraps(own)
+        def fit(self: DRPModel, train: DrugResponseData, val: DrugResponseData | None = None):
+            if self.config.uncertainty.method == "none" or self._uq_busy:
+                return own(self, train, val)
+            from drpkit.uncertainty.wrap import fit_with_uncertainty
+
+            fit_with_uncertainty(self, train, val)
+            return self
+        return fit
+
+    @functools.wraps(own)
+    def predict(self: DRPModel, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
+        if self.config.uncertainty.method == "none" or self._uq_busy:
+            return own(self, data, pairs)
+        from drpkit.uncertainty.wrap import predict_with_uncertainty
+
+        return predict_with_uncertainty(self, data, pairs)
+    return predict
 
 
 class DRPModel(ABC):
@@ -83,6 +117,18 @@ class DRPModel(ABC):
     smoke_config: ClassVar[dict[str, Any]] = {}
     smoke_bar: ClassVar[tuple[float, float]] = (0.5, 0.9)
     config: ModelConfig  # an instance of Config; subclasses narrow the annotation
+    uncertainty_: FittedUncertainty  # set by fit when config.uncertainty.method != "none"
+    _uq_busy: bool = False  # True while the uncertainty layer calls the model's own methods
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Put the ``fit`` and ``predict`` a model class defines behind the
+        uncertainty layer, so every model takes ``uncertainty`` settings without
+        a line of its own (nested calls, e.g. ``super().fit``, pass straight through)."""
+        super().__init_subclass__(**kwargs)
+        for kind in ("fit", "predict"):
+            own = cls.__dict__.get(kind)
+            if own is not None and not getattr(own, "__isabstractmethod__", False):
+                setattr(cls, kind, _with_uncertainty(kind, own))
 
     def __init__(self, config: ModelConfig | dict | None = None, **overrides: Any):
         try:
@@ -121,6 +167,11 @@ class DRPModel(ABC):
         """
         return {}
 
+    def trains_on_validation(self) -> bool:
+        """Whether ``fit`` trains on the validation pairs (then they cannot
+        calibrate uncertainty). Classical models only choose settings on them."""
+        return False
+
     def input_genes(self) -> dict[str, list[str]] | None:
         """Features each cell view of the *fitted* model reads (view -> gene symbols).
 
@@ -136,6 +187,10 @@ class DRPModel(ABC):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.save_state(directory)
+        if self.config.uncertainty.method != "none":
+            from drpkit.uncertainty.wrap import save_uncertainty
+
+            save_uncertainty(self, directory)
         meta = {"model": self.name, "config": self.config.model_dump(mode="json")}
         (directory / MODEL_FILE).write_text(json.dumps(meta, indent=2))
         return directory
@@ -175,6 +230,9 @@ class EarlyStoppingModel(DRPModel):
             self._fit(train.combine(val), None, epochs=selected.best_epoch + 1)
             selected.refit, self.history_ = self.history_, selected
         return self
+
+    def trains_on_validation(self) -> bool:
+        return bool(cast("_TrainedConfig", self.config).trainer.refit)
 
     @abstractmethod
     def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
@@ -221,4 +279,8 @@ def load_model(directory: str | Path) -> DRPModel:
     except (json.JSONDecodeError, KeyError) as exc:
         raise DataError(f"{meta_path}: unreadable model description ({exc})") from None
     model.load_state(directory)
+    if model.config.uncertainty.method != "none":
+        from drpkit.uncertainty.wrap import load_uncertainty
+
+        load_uncertainty(model, directory)
     return model

@@ -108,6 +108,11 @@ class DrGTConfig(GraphConfig):
             (the training objective, BCE + weighted MSE: smooth, and it watches
             both heads) or ``auroc`` (the classifier only, as upstream's
             accuracy; noisy in the first epochs).
+        explain_reading: how drug-gene attention flows are ranked: ``flow``
+            (each drug's share of flow from each gene) or ``specific`` (that
+            share divided by the gene's mean share over all drugs, so genes every
+            drug attends to, such as hub genes, do not fill every drug's top list);
+            see :mod:`drpkit.explain.attention`.
         explain_top: genes kept per drug in the ``drug_gene_scores`` artifact
             (and per cell in ``cell_gene_scores``); known targets are always kept.
         trainer: optimisation; full batch, early stopping as ``monitor`` says.
@@ -137,6 +142,7 @@ class DrGTConfig(GraphConfig):
     regression: bool = True
     regression_weight: float = Field(default=0.5, ge=0.0)
     monitor: Literal["loss", "auroc"] = "loss"
+    explain_reading: Literal["flow", "specific"] = "flow"
     explain_top: int = Field(default=50, ge=1)
     trainer: TrainerConfig = TrainerConfig(max_epochs=400, patience=25, lr=2e-3,
                                            weight_decay=1e-5, grad_clip=1.0)

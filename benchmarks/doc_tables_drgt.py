@@ -1,0 +1,96 @@
+"""Generators of the BENCHMARKS.md tables of issue 15 (drGT): speed and memory of one
+fold, the paper's protocols on drGT's own labels beside the paper's figures, and the
+checks of ``drpkit explain --validate``.
+
+Registered into ``doc_common.GENERATORS``; run through ``doc_tables.py NAME``.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from doc_common import RESULTS, ROOT, generator, md_table, read_jsonl
+
+
+@generator("drgt-speed")
+def drgt_speed(args: list[str]) -> str:
+    """One GDSC2 fold of drGT with its defaults (``bench_drgt.py time``)."""
+    rows = []
+    for r in read_jsonl("drgt_timing_gdsc2.jsonl"):
+        if r["dataset"] != "gdsc2":
+            continue
+        nodes = r["nodes"]
+        rows.append([f"{r['split']} fold {r['fold']}", str(r["threads"]),
+                     f"{r['fit_seconds']:.0f} s", f"{r['epochs']} ({r['best_epoch'] + 1})",
+                     f"{r['seconds_per_epoch']:.2f} s",
+                     f"{nodes['drugs']} / {nodes['cells']} / {nodes['genes']}",
+                     f"{r['edges']:,}", f"{r['explain_seconds']:.1f} s",
+                     f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['auroc']:.3f}", f"{r['pcc']:.3f}"])
+    return md_table(["fold", "threads", "fit", "epochs (best)", "per epoch",
+                     "nodes: drugs / cells / genes", "edges", "explain", "peak RSS", "AUROC",
+                     "PCC"], rows, ["---", "---:", "---:", "---:", "---:", "---:", "---:",
+                                    "---:", "---:", "---:", "---:"])
+
+
+PAPER_SPLIT = {"random": "random 5-fold", "drgt-new-cell": "unseen cell",
+               "drgt-new-drug": "unseen drug", "disjoint": "zero-shot"}
+
+
+def _ms(values: pd.Series, digits: int = 3) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return ""
+    if len(values) == 1:
+        return f"{values.mean():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+@generator("drgt-paper")
+def drgt_paper(args: list[str]) -> str:
+    """Every model of a grid on drGT's own GDSC2 labels under the paper's protocols
+    (``RUN/tasks.csv`` copied to ``benchmarks/results/drgt_paper/``), mean ± sd over
+    the folds, with the figures of the paper's abstract beside drGT's rows, labelled."""
+    tasks = pd.read_csv(RESULTS / (args[0] if args else "drgt_paper/tasks.csv"))
+    tasks = tasks[tasks["kind"] == "cv"]
+    paper = {r["split"]: r for r in read_jsonl("published.jsonl") if r["paper"] == "drGT"}
+    rows = []
+    for split in [s for s in PAPER_SPLIT if s in set(tasks["split"])]:
+        part = tasks[tasks["split"] == split]
+        for model, runs in part.groupby("model", sort=False):
+            rows.append([PAPER_SPLIT[split], model, str(len(runs)), _ms(runs["auroc"]),
+                         _ms(runs["auprc"]), _ms(runs["drug_auroc_mean"]), _ms(runs["r2"]),
+                         _ms(runs["drug_pcc_mean"])])
+        if split in paper:
+            quoted = paper[split]
+            rows.append([PAPER_SPLIT[split], "drGT, the paper's figure (abstract)", "",
+                         f"{quoted['auroc']:.3f}", "", "", f"{quoted['r2']:.3f}", ""])
+    return md_table(["protocol", "model", "folds", "AUROC", "AUPRC", "AUROC per drug", "R2",
+                     "PCC per drug"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+@generator("drgt-explain")
+def drgt_explain(args: list[str]) -> str:
+    """The three checks of ``drpkit explain --validate``, one block of rows per run
+    (arguments ``NAME:READING``, read from ``docs/explain/NAME/validation.json``)."""
+    rows = []
+    for spec in args or ["gdsc2_f0:flow"]:
+        name, _, reading = spec.partition(":")
+        v = json.loads((ROOT / "docs" / "explain" / name / "validation.json").read_text())
+        share, rec, enr = v["known_share"], v["dti_recovery"], v["enrichment"]
+        rows += [
+            [reading, "visible known targets in the top K (the paper's reading; circular)",
+             str(share["k"]), f"{share['drugs']} drugs",
+             f"{share['known']} of {share['links']} ({100 * share['share']:.1f} %)", "", ""],
+            [reading, (f"hidden targets recovered ({100 * rec['hide_dti']:.0f} % of links "
+                       f"hidden; that model's AUROC {rec['hidden_model_auroc']:.3f})"),
+             str(rec["k"]), f"{rec['drugs']} drugs", f"{rec['hits']} of {rec['hidden_links']}",
+             f"random {rec['expected_random']:.1f}, degree-matched {rec['expected_degree']:.1f}",
+             f"{rec['p_random']:.2f} / {rec['p_degree']:.2f}"],
+            [reading, f"top gene set holds a target ({enr['gene_sets']} KEGG sets, BH)",
+             str(enr["k"]), f"{enr['annotated_drugs']} annotated drugs",
+             f"{enr['matches']} ({100 * enr['match_share']:.1f} %)",
+             f"random genes {100 * enr['null_match_share']:.1f} %", f"{enr['p_permutation']:.2f}"],
+        ]
+    return md_table(["reading", "check", "K", "over", "drGT", "baseline (expected)", "p"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:"])
