@@ -94,3 +94,43 @@ def drgt_explain(args: list[str]) -> str:
         ]
     return md_table(["reading", "check", "K", "over", "drGT", "baseline (expected)", "p"], rows,
                     ["---", "---", "---:", "---:", "---:", "---:", "---:"])
+
+
+ABLATIONS = {"conv_gat": "GAT layers (GATConv)", "conv_transformer": "Transformer layers",
+             "use_genes_false": "no gene nodes", "use_dti_false": "no drug-target edges"}
+
+
+@generator("drgt-ablation")
+def drgt_ablation(args: list[str]) -> str:
+    """drGT's ablations (``drgt_ablation/<variant>.csv``, each a run's tasks.csv) against
+    the full model (GATv2; the drgt rows of ``drgt_paper/tasks.csv``) on the same folds:
+    mean ± sd over folds and the paired difference with its t-test p."""
+    from scipy.stats import ttest_rel
+
+    full = pd.read_csv(RESULTS / "drgt_paper" / "tasks.csv")
+    full = full[(full["kind"] == "cv") & (full["model"] == "drgt")]
+    rows = []
+    variants = {"full model (GATv2)": full}
+    for key, label in ABLATIONS.items():
+        path = RESULTS / "drgt_ablation" / f"{key}.csv"
+        if path.exists():
+            frame = pd.read_csv(path)
+            variants[label] = frame[frame["kind"] == "cv"]
+    for split in [s for s in PAPER_SPLIT if s in set().union(*(set(v["split"]) for v in
+                                                                variants.values() if v is not full))]:
+        base = full[full["split"] == split].set_index("fold")
+        for label, frame in variants.items():
+            part = frame[frame["split"] == split].set_index("fold")
+            both = part[["auroc", "r2"]].join(base[["auroc", "r2"]], rsuffix="_full", how="inner")
+            if both.empty:
+                continue
+            cells = [PAPER_SPLIT[split], label, str(len(both)), _ms(both["auroc"]), _ms(both["r2"])]
+            if frame is full:
+                cells += ["", ""]
+            else:
+                diff = both["auroc"] - both["auroc_full"]
+                p = ttest_rel(both["auroc"], both["auroc_full"]).pvalue if len(both) > 2 else float("nan")
+                cells += [f"{diff.mean():+.3f}", "" if pd.isna(p) else f"{p:.2g}"]
+            rows.append(cells)
+    return md_table(["protocol", "variant", "folds", "AUROC", "R2", "Δ AUROC vs full",
+                     "p (paired t)"], rows, ["---", "---", "---:", "---:", "---:", "---:", "---:"])

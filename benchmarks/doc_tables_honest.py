@@ -154,14 +154,21 @@ def _tasks(path: str) -> pd.DataFrame:
     return frame[frame["kind"] == "cv"]
 
 
+GRAPH_MODELS = ("nihgcn", "mtigcn", "mtigcn-a", "mtigcn-b", "hgacl")
+
+
 @generator("node-modes")
 def node_modes(args: list[str]) -> str:
-    """Graph models inductive (gdsc2_inductive/tasks.csv) against transductive (the seed-0
-    tasks of gdsc2_honest/tasks.csv) on the same GDSC2 folds, paired over folds."""
+    """Graph models inductive (the first file, default gdsc2_honest/tasks.csv) against
+    transductive (the other files, default gdsc2_honest_3c28bfc/tasks.csv; the first holding a
+    (model, split, fold) counts) on the same GDSC2 folds, seed 0, paired over folds."""
     from scipy.stats import ttest_rel
 
-    inductive = _tasks("gdsc2_inductive/tasks.csv")
-    transductive = _tasks("gdsc2_honest/tasks.csv")
+    files = args or ["gdsc2_honest/tasks.csv", "gdsc2_honest_3c28bfc/tasks.csv"]
+    inductive = _tasks(files[0])
+    inductive = inductive[(inductive["seed"] == 0) & inductive["model"].isin(GRAPH_MODELS)]
+    transductive = pd.concat([_tasks(f) for f in files[1:]]).drop_duplicates(
+        ["model", "split", "seed", "fold"])
     transductive = transductive[transductive["seed"] == 0]
     rows = []
     for split in dict.fromkeys(inductive["split"]):

@@ -266,3 +266,18 @@ def test_calibration_metrics_known_values():
     assert constant["aurc"] == pytest.approx(constant["aurc_constant"]) == \
         pytest.approx(errors.mean())
     assert interval_metrics([0, 1, 2, 3], [0, 0, 0, 0], [1, 1, 1, 1])["coverage"] == 0.5
+
+
+def test_equal_widths_up_to_rounding_rank_as_the_constant_baseline():
+    """Global conformal widths, (yhat + q) - (yhat - q), differ in the last bits with
+    |yhat|; that must not become a ranking (AURC then equals the constant baseline)."""
+    from drpkit.evaluate.calibration import aurc
+
+    rng = np.random.default_rng(0)
+    yhat = rng.normal(0, 100, 2000)
+    errors = np.abs(yhat) / 100 + rng.random(2000)  # errors grow with |yhat|
+    q = 1.234567
+    width = (yhat + q) - (yhat - q)
+    assert len(np.unique(width)) > 1  # the rounding is there
+    out = aurc(errors, width)
+    assert out["aurc"] == pytest.approx(out["aurc_constant"], rel=1e-12)

@@ -74,6 +74,10 @@ def risk_coverage(errors: np.ndarray, uncertainty: np.ndarray) -> pd.DataFrame:
     ``risk`` (mean error of the kept pairs). Ties in ``uncertainty`` are
     averaged over, so a constant uncertainty gives the constant-width baseline."""
     errors, uncertainty = np.asarray(errors, np.float64), np.asarray(uncertainty, np.float64)
+    # equal up to rounding counts as tied: a width computed as (yhat + q) - (yhat - q)
+    # differs in the last bits with |yhat|, which must not become a ranking
+    scale = float(np.max(np.abs(uncertainty))) if len(uncertainty) else 1.0
+    uncertainty = np.round(uncertainty / (scale or 1.0), 9)
     order = np.argsort(uncertainty, kind="stable")
     e, u = errors[order], uncertainty[order]
     # within a block of tied uncertainties, no order is better than another:

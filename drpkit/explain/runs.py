@@ -5,7 +5,8 @@ Two kinds of run directory are read:
 * a **train run** (``drpkit train``: ``config.json`` + ``model/``): the saved
   model is loaded and the fold's training part rebuilt from the recorded
   dataset, split, fold and seed. A model that exports ``drug_gene_scores``
-  from :meth:`~drpkit.models.DRPModel.explain` (drGT: attention) is read
+  from :meth:`~drpkit.models.DRPModel.explain` (drGT: attention; mmgnn:
+  atom -> pathway attention, with gene-set names in the ``gene`` column) is read
   as is; otherwise integrated gradients rank its input genes
   (:mod:`drpkit.explain.gradients`) for up to ``cells_per_drug`` training
   cells of each drug;
@@ -125,8 +126,13 @@ def explain_train_run(run: Path, drugs: list[str] | None = None, cell: str | Non
         method, scores = "attention", artifacts[SCORES]
         _check_drugs(scores, drugs)
         cells = artifacts.get("cell_gene_scores")
-        universe = np.asarray(model.state_.genes, dtype=str)
-        visible = model.state_.dti.astype(str)
+        state = getattr(model, "state_", None)
+        if state is not None:  # drGT: its graph's genes and drug-target edges
+            universe = np.asarray(state.genes, dtype=str)
+            visible = state.dti.astype(str)
+        else:  # e.g. mmgnn: the ranked features themselves (gene-set names; see its docs)
+            universe = np.asarray(scores["gene"].unique(), dtype=str)
+            visible = pd.DataFrame(columns=["drug", "gene"])
         ctx["artifacts"] = artifacts
     elif method == "attention":
         raise DataError(f"model {model.name!r} exports no attention scores; use --method "

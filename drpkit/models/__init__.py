@@ -8,6 +8,7 @@ from drpkit.models import (  # noqa: F401
     drgt,
     hgacl,
     mlp,
+    mmgnn,
     naive,
     nihgcn,
     perdrug,

@@ -1,0 +1,63 @@
+"""Coverage, width and AURC of drpkit's uncertainty methods on GDSC2 folds.
+
+Fits a model with ``uncertainty`` settings on each fold (validation part for
+calibration, test part only scored) and appends one JSON line per fold to
+``--out``: the interval metrics of ``drpkit.evaluate.calibration`` (coverage,
+mean width, per-drug coverage spread, AURC beside the constant-width AURC), the
+fit time, threads and versions. Example (the BENCHMARKS.md rows)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_uncertainty.py --model ridge \\
+        --splits random cell-blind drug-blind --params '{"uncertainty": {"method": "conformal"}}' \\
+        --out benchmarks/results/uncertainty_gdsc2.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
+        "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="gdsc2")
+    parser.add_argument("--model", default="ridge")
+    parser.add_argument("--splits", nargs="+", default=["random", "cell-blind", "drug-blind"])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", default='{"uncertainty": {"method": "conformal"}}')
+    parser.add_argument("--out", default="benchmarks/results/uncertainty_gdsc2.jsonl")
+    args = parser.parse_args()
+
+    import torch
+
+    from drpkit.data import load_dataset
+    from drpkit.experiment import run_fold
+    from drpkit.runs import package_versions
+    from drpkit.splits import make_folds
+
+    params = {"seed": args.seed, **json.loads(args.params)}
+    data = load_dataset(args.dataset)
+    for split in args.splits:
+        for fold in make_folds(data, split, args.folds, args.seed):
+            start = time.perf_counter()
+            result = run_fold(data, args.model, fold, params)
+            row = {"model": args.model, "dataset": args.dataset, "split": split,
+                   "fold": fold.fold, "seed": args.seed, "params": params,
+                   **{k: round(float(result.metrics[k]), 4) for k in KEYS if k in result.metrics},
+                   "seconds": round(time.perf_counter() - start, 1),
+                   "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                   "versions": package_versions()}
+            print(json.dumps(row), flush=True)
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
