@@ -62,6 +62,17 @@ def select(frame: pd.DataFrame, dataset: str, split: str, model: str, params: st
     return part
 
 
+def mean_sd_text(values: pd.Series, digits: int = 3, empty: str = "") -> str:
+    """``mean ± sd`` of the non-missing ``values`` (just the mean for one value,
+    ``empty`` for none)."""
+    values = values.dropna().astype(float)
+    if values.empty:
+        return empty
+    if len(values) == 1:
+        return f"{values.mean():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
 def mean_sd(part: pd.DataFrame, column: str) -> str:
     """``mean ± sd`` over the folds that have ``column``; ``(k folds)`` if not all do."""
     if column not in part:

@@ -10,6 +10,7 @@ import json
 
 import pandas as pd
 from doc_common import RESULTS, ROOT, generator, md_table, read_jsonl
+from doc_common import mean_sd_text as _ms
 
 
 @generator("drgt-speed")
@@ -34,15 +35,6 @@ def drgt_speed(args: list[str]) -> str:
 
 PAPER_SPLIT = {"random": "random 5-fold", "drgt-new-cell": "unseen cell",
                "drgt-new-drug": "unseen drug", "disjoint": "zero-shot"}
-
-
-def _ms(values: pd.Series, digits: int = 3) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return ""
-    if len(values) == 1:
-        return f"{values.mean():.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
 @generator("drgt-paper")

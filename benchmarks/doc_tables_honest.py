@@ -8,16 +8,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import generator, md_table, read_jsonl
+from doc_common import generator, md_table, mean_sd_text, read_jsonl
 
 
 def _ms(values: pd.Series, digits: int = 3) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return "–"
-    if len(values) == 1:
-        return f"{values.mean():.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+    return mean_sd_text(values, digits, empty="–")
 
 
 @generator("labels")

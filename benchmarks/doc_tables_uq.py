@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 from doc_common import generator, md_table, read_jsonl
-
-
-def _ms(values: pd.Series, digits: int = 3) -> str:
-    values = values.dropna().astype(float)
-    if len(values) < 2:
-        return f"{values.mean():.{digits}f}" if len(values) else ""
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+from doc_common import mean_sd_text as _ms
 
 
 @generator("uncertainty")
