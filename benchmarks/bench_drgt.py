@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import add_fold_arguments, fit_one_fold, peak_rss_mb
 
 REPORTED = ["auroc", "auprc", "f1", "mcc", "drug_auroc_mean", "pcc", "scc", "rmse", "r2",
             "drug_pcc_mean", "pcc_norm"]
@@ -64,27 +66,13 @@ done
 """
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def cmd_time(args: argparse.Namespace) -> None:
     import torch
 
-    from drpkit.data import load_dataset
-    from drpkit.experiment import run_fold
     from drpkit.models.requirements import data_for_model
     from drpkit.runs import package_versions
-    from drpkit.splits import make_folds
 
-    torch.set_num_threads(args.threads)
-    params = {"seed": args.seed, **json.loads(args.params or "{}")}
-    start = time.perf_counter()
-    data = load_dataset(args.dataset)
-    fold = make_folds(data, args.split, args.folds, args.seed)[args.fold]
-    loaded = time.perf_counter() - start
-    result = run_fold(data, "drgt", fold, params)
-    total = time.perf_counter() - start - loaded
+    data, fold, result, params, loaded, total = fit_one_fold(args, "drgt")
     model = result.fitted
     history = model.history_
     train = data_for_model(model, data).subset(fold.train)
@@ -114,14 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     tm = sub.add_parser("time", help="fit one fold; time, memory, metrics as one JSON line")
-    tm.add_argument("--dataset", default="gdsc2")
-    tm.add_argument("--split", default="random")
-    tm.add_argument("--folds", type=int, default=5)
-    tm.add_argument("--fold", type=int, default=0)
-    tm.add_argument("--seed", type=int, default=0)
-    tm.add_argument("--threads", type=int, default=1)
-    tm.add_argument("--params", default=None, help="JSON overrides of drgt's settings")
-    tm.add_argument("--out", default="benchmarks/results/drgt_timing_gdsc2.jsonl")
+    add_fold_arguments(tm, "drgt", "benchmarks/results/drgt_timing_gdsc2.jsonl")
     sub.add_parser("commands", help="print the accuracy runs' commands")
     args = parser.parse_args()
     if args.command == "time":

@@ -40,6 +40,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import doc_tables_csg2a  # noqa: F401  - registers the issue 16 generators
 import doc_tables_drgt  # noqa: F401  - registers the issue 15 generators
 import doc_tables_honest  # noqa: F401  - registers the issue 13/14 generators
 import doc_tables_uq  # noqa: F401  - registers the issue 17 generator

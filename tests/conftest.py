@@ -46,3 +46,24 @@ def cut_subset(data, n_cells: int, n_drugs: int, seed: int = 0):
 def small(gdsc2):
     """~150 cells x 30 drugs of real GDSC2 responses (about 4,000 pairs)."""
     return cut_subset(gdsc2, 150, 30)
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run ``drpkit ARGS`` in this process through the entry point ``main()``:
+    (exit code, stdout, stderr). ``__main__`` is swapped for a plain module so that
+    click names the program ``drpkit`` (as the installed script), not pytest.
+    Anything but ``SystemExit`` escaping ``main()`` propagates and fails the test."""
+    import sys
+    import types
+
+    from drpkit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["drpkit", *map(str, args)])
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    out, err = capsys.readouterr()
+    return code, out, err

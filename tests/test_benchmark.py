@@ -281,3 +281,15 @@ def test_transfer_gdsc2_to_ccle_beats_chance_and_splits_by_novelty(gdsc2_ccle):
     assert outcome.metrics["auroc[new cell]"] > 0.6
     assert outcome.metrics["drug_pcc_mean"] > 0.1
 
+
+
+def test_only_folds_runs_a_subset_of_the_same_folds():
+    full = GridConfig(datasets=["gdsc2"], models=["naive-drug", "ridge"], splits=["random"],
+                      folds=10)
+    part = full.model_copy(update={"only_folds": [3, 0]})
+    chosen = part.tasks()
+    assert sorted({t.fold for t in chosen}) == [0, 3]
+    assert all(t.folds == 10 for t in chosen)  # the same 10-fold partition, not a 2-fold one
+    assert {t.id for t in chosen} <= {t.id for t in full.tasks()}  # a full run resumes them
+    with pytest.raises(DataError, match="only_folds \\[10\\] outside the 10 folds"):
+        full.model_copy(update={"only_folds": [10]}).check()

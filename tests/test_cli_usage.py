@@ -13,16 +13,16 @@ import json
 import re
 import shlex
 import sys
-import types
 from pathlib import Path
 
 import pytest
 import typer
 import typer.main
+from conftest import run_cli as drpkit
 from pydantic import BaseModel, Field
 
 from drpkit import cli
-from drpkit.cli import app, main
+from drpkit.cli import app
 from drpkit.configdoc import describe_config, docstring_attributes, field_docs
 from drpkit.models import MODELS
 
@@ -40,23 +40,6 @@ def _clean_process(monkeypatch):
     monkeypatch.delenv("DRPKIT_DEBUG", raising=False)
 
 
-def drpkit(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``drpkit ARGS`` through the entry point: (exit code, stdout, stderr).
-
-    Anything but ``SystemExit`` escaping ``main()`` (a usage error raised as an
-    exception, an internal error) propagates and fails the test. ``__main__`` is
-    swapped for a plain module so that click names the program after argv[0]
-    (``drpkit``), as for the installed script, not ``python -m pytest``.
-    """
-    monkeypatch.setattr(sys, "argv", ["drpkit", *args])
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ------------------------------------------------------------------ usage errors

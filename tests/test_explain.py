@@ -3,15 +3,14 @@ model without attention (captum), and the command on train and benchmark runs.""
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import run_cli
 
-from drpkit.cli import main
 from drpkit.explain.checks import dti_recovery, enrichment, known_share
 from drpkit.explain.gradients import ADAPTERS, gradient_scores, sample_pairs
 from drpkit.models import MODELS, create_model
@@ -118,14 +117,7 @@ def run(monkeypatch, capsys):
     ``returncode``, ``stdout`` and ``stderr``; fails unless it succeeds (``check``)."""
 
     def call(*args, check=True):
-        monkeypatch.setattr(sys, "argv", ["drpkit", *map(str, args)])
-        monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out, err = capsys.readouterr()
+        code, out, err = run_cli(monkeypatch, capsys, *args)
         if check and code:
             raise AssertionError(f"drpkit {args} failed ({code}):\n{err}")
         return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
@@ -202,3 +194,21 @@ def test_specific_reading_demotes_genes_every_drug_attends_to():
     assert plain[("d1", "hub")] == 1 and plain[("d2", "hub")] == 1
     assert lift.loc[("d1", "g1"), "rank"] == 1 and lift.loc[("d2", "g2"), "rank"] == 1
     assert np.allclose(lift.groupby("drug")["score"].sum(), 1.0)
+
+
+def test_validate_refuses_gene_set_rankings():
+    from pathlib import Path
+
+    from drpkit.errors import DataError
+    from drpkit.explain.runs import Explained
+    from drpkit.explain.validate import check_gene_ranking
+
+    def explained(feature):
+        scores = pd.DataFrame({"drug": ["d"], "gene": ["kegg:hsa04110"], "score": [1.0],
+                               "rank": [1], "feature": [feature]})
+        return Explained(Path("."), "mmgnn", "attention", scores, None, np.array([]),
+                         pd.DataFrame(columns=["drug", "gene"]))
+
+    with pytest.raises(DataError, match="ranks gene sets, not genes"):
+        check_gene_ranking(explained("pathway"))
+    check_gene_ranking(explained("gene"))  # gene rankings pass

@@ -8,13 +8,12 @@ The runs are trained here on real GDSC2 responses cut to a small subset.
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli as drpkit
 
-from drpkit.cli import main
 from drpkit.errors import DataError
 from drpkit.predict import (
     REFERENCE_FILE,
@@ -27,16 +26,6 @@ from drpkit.predict import (
 pytestmark = pytest.mark.integration
 
 
-def drpkit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run ``drpkit ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["drpkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

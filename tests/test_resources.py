@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 
 import numpy as np
 import pandas as pd
@@ -201,15 +200,12 @@ def test_mol_encoder_gives_canonical_finite_vectors():
 
 # ---------------------------------------------------------------------- cli
 def _cli(monkeypatch, capsys, *args):
-    from drpkit.cli import main
+    from types import SimpleNamespace
 
-    monkeypatch.setattr(sys, "argv", ["drpkit", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr()
+    from conftest import run_cli
+
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    return code, SimpleNamespace(out=out, err=err)
 
 
 def test_cli_data_info_ppi_prints_coverage(monkeypatch, capsys):

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli as drpkit
 
-from drpkit.cli import main
 from drpkit.data import DrugResponseData
 from drpkit.data.ids import require_ids
 from drpkit.data.user_files import impute_for_training
@@ -31,16 +30,6 @@ TINY_GCN = {"n_genes": 100, "hidden": 16, "layers": [16],
             "trainer": {"max_epochs": 5, "patience": 5, "device": "cpu"}}
 
 
-def drpkit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run ``drpkit ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["drpkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
     drpkit benchmark grid.toml --out runs/grid   # resumable grid, local processes or Ray
     drpkit report runs/grid                      # self-contained HTML report + leaderboards
     drpkit explain runs/drgt --drug Lapatinib    # ranked genes per drug, figures, --validate
+    drpkit pretrain csg2a --lincs GSE92742/ --out ckpt  # LINCS pretraining (CSG2A)
 
 Every error a user can cause is printed as one line starting with ``error:``
 (exit code 2) and leaves no half-written output behind. That includes usage
@@ -23,7 +24,7 @@ help is the expected answer there, not an error. An internal error (a bug)
 prints one line saying how to see its traceback: ``drpkit --debug COMMAND ...``
 or ``DRPKIT_DEBUG=1`` (exit code 1).
 """
-from drpkit.cli import data, explain, models, runs  # noqa: F401  - register the commands
+from drpkit.cli import data, explain, models, pretrain, runs  # noqa: F401  - register the commands
 from drpkit.cli.app import app, main, parse_model_params, parse_params
 
 __all__ = ["app", "main", "parse_model_params", "parse_params"]

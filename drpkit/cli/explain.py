@@ -83,7 +83,10 @@ def explain(run: Annotated[Path, typer.Argument(
                                              ignore_index=True)
     checks = None
     if validate:
+        from drpkit.explain.validate import check_gene_ranking
         from drpkit.explain.validate import validate as run_checks
+
+        check_gene_ranking(explained)
 
         checks = run_checks(explained, top, _gene_sets(gene_sets), permutations, hide, seed,
                             log=typer.echo)

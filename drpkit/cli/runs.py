@@ -180,6 +180,8 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
               splits: Annotated[str | None, typer.Option(help="Comma-separated split kinds.")]
               = None,
               folds: Annotated[int | None, typer.Option(help="k of k-fold CV.")] = None,
+              only_folds: Annotated[str | None, typer.Option(
+                  help="Run only these folds of the k (comma-separated, from 0).")] = None,
               seed: Annotated[list[int] | None, typer.Option(
                   help="Seed(s); repeat for several.")] = None,
               param: Annotated[list[str] | None, typer.Option(
@@ -206,6 +208,7 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
     flags = {"models": _csv_list(models) if models else None,
              "datasets": _csv_list(datasets) if datasets else None,
              "splits": _csv_list(splits) if splits else None, "folds": folds, "seeds": seed,
+             "only_folds": _fold_list(only_folds),
              "executor": executor, "workers": workers, "threads": threads,
              "ray_address": ray_address}
     grid = GridConfig.from_file(config, **flags) if config else GridConfig.build(
@@ -230,6 +233,16 @@ def benchmark(config: Annotated[Path | None, typer.Argument(
         typer.echo(f"report: {path}")
     if outcome.failed:
         raise typer.Exit(1)
+
+
+def _fold_list(value: str | None) -> list[int] | None:
+    """``"0,1"`` -> ``[0, 1]``; DataError naming a part that is not a fold number."""
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in _csv_list(value)]
+    except ValueError:
+        raise DataError(f"--only-folds {value!r}: expected fold numbers such as 0,1") from None
 
 
 def _echo_transfer_matching(grid, out: Path) -> None:

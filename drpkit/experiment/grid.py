@@ -143,6 +143,9 @@ class GridConfig(BaseModel):
         params: model -> hyperparameters (nested, as in ``create_model``).
         splits: split kinds (``drpkit.splits.SPLITS``).
         folds: k of k-fold cross-validation.
+        only_folds: run only these folds (0-based) of the k, e.g. the first two of a
+            slow model's ten; the folds are the same as in the full run (a later run
+            without it resumes and adds the rest), and tables count the folds they hold.
         seeds: split and model seeds; each seed is a full k-fold run.
         search: model -> :class:`SearchConfig` (optional).
         transfer: cross-dataset pairs (optional).
@@ -159,6 +162,7 @@ class GridConfig(BaseModel):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     splits: list[str] = Field(default_factory=lambda: ["random"])
     folds: int = Field(default=5, ge=2)
+    only_folds: list[int] | None = Field(default=None, min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     search: dict[str, SearchConfig] = Field(default_factory=dict)
     transfer: list[TransferConfig] = Field(default_factory=list)
@@ -171,6 +175,16 @@ class GridConfig(BaseModel):
     @classmethod
     def _specs(cls, value):
         return [_as_spec(v) for v in value]
+
+    def fold_indices(self) -> list[int]:
+        """The folds this grid runs: ``only_folds`` (checked against ``folds``) or all."""
+        if self.only_folds is None:
+            return list(range(self.folds))
+        bad = [f for f in self.only_folds if not 0 <= f < self.folds]
+        if bad:
+            raise DataError(f"only_folds {bad} outside the {self.folds} folds (0 to "
+                            f"{self.folds - 1})")
+        return sorted(set(self.only_folds))
 
     def check(self) -> GridConfig:
         """Raise :class:`DataError` for unknown models, split kinds, settings a
@@ -187,6 +201,7 @@ class GridConfig(BaseModel):
                 DATASETS.get(spec.dataset)  # an unknown name fails now, not in every task
         for name in self.splits:
             SPLITS.get(name)
+        self.fold_indices()
         for name in [*self.params, *self.search]:
             if name not in self.models:
                 raise DataError(f"settings given for model {name!r}, which is not among the "
@@ -243,7 +258,7 @@ class GridConfig(BaseModel):
         for spec in self.datasets:
             for split in self.splits:
                 for seed in self.seeds:
-                    for fold in range(self.folds):
+                    for fold in self.fold_indices():
                         for model in self.models:
                             out.extend(self._fold_tasks(spec, split, seed, fold, model))
         for pair in self.transfer:

@@ -130,8 +130,12 @@ def explain_train_run(run: Path, drugs: list[str] | None = None, cell: str | Non
         if state is not None:  # drGT: its graph's genes and drug-target edges
             universe = np.asarray(state.genes, dtype=str)
             visible = state.dti.astype(str)
-        else:  # e.g. mmgnn: the ranked features themselves (gene-set names; see its docs)
-            universe = np.asarray(scores["gene"].unique(), dtype=str)
+        else:  # the model's input genes (csg2a) when it ranks those, else the ranked
+            # features themselves (mmgnn: gene-set names; see its docs)
+            inputs = (model.input_genes() or {}).get("expression", [])
+            ranked = set(scores["gene"].astype(str))
+            universe = np.asarray(inputs if ranked <= set(inputs) else sorted(ranked),
+                                  dtype=str)
             visible = pd.DataFrame(columns=["drug", "gene"])
         ctx["artifacts"] = artifacts
     elif method == "attention":

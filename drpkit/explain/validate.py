@@ -15,8 +15,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from drpkit.errors import DataError
 from drpkit.explain.checks import CheckResult, dti_recovery, enrichment, known_share
 from drpkit.explain.runs import Explained, known_targets
+
+
+def check_gene_ranking(explained: Explained) -> None:
+    """Refuse rankings whose ``gene`` column holds gene sets (mmgnn's pathway
+    attention, ``feature == "pathway"``): known-target share, DTI recovery and
+    enrichment compare genes, and would silently report zeros for them."""
+    scores = explained.scores
+    if "feature" in scores and (scores["feature"] == "pathway").any():
+        raise DataError(f"--validate checks gene rankings (known targets, DTI recovery, "
+                        f"enrichment); model {explained.model!r} ranks gene sets, not genes: "
+                        "run without --validate")
 
 
 def _recovery_from(artifacts: dict[str, pd.DataFrame], k: int, permutations: int,

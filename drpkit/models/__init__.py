@@ -5,6 +5,7 @@ lists them and drives the CLI's choices, the docs table and the test matrix.
 """
 from drpkit.models import (  # noqa: F401
     classical,
+    csg2a,
     drgt,
     hgacl,
     mlp,

@@ -1,0 +1,45 @@
+"""Pieces the one-fold timing scripts share (``bench_drgt.py``, ``bench_csg2a.py``)."""
+from __future__ import annotations
+
+import argparse
+import resource
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux ``ru_maxrss`` is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def add_fold_arguments(parser: argparse.ArgumentParser, model: str, out: str) -> None:
+    """``--dataset --split --folds --fold --seed --threads --params --out`` of a
+    one-fold timing run of ``model`` (GDSC2, random split, fold 0 of 5, seed 0)."""
+    parser.add_argument("--dataset", default="gdsc2")
+    parser.add_argument("--split", default="random")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--params", default=None, help=f"JSON overrides of {model}'s settings")
+    parser.add_argument("--out", default=out)
+
+
+def fit_one_fold(args: argparse.Namespace, model: str):
+    """Fit ``model`` on the fold ``args`` name (threads set first): ``(data, fold,
+    run_fold result, params, seconds loading the data, seconds of the fold)``."""
+    import json
+    import time
+
+    import torch
+
+    from drpkit.data import load_dataset
+    from drpkit.experiment import run_fold
+    from drpkit.splits import make_folds
+
+    torch.set_num_threads(args.threads)
+    params = {"seed": args.seed, **json.loads(args.params or "{}")}
+    start = time.perf_counter()
+    data = load_dataset(args.dataset)
+    fold = make_folds(data, args.split, args.folds, args.seed)[args.fold]
+    loaded = time.perf_counter() - start
+    result = run_fold(data, model, fold, params)
+    return data, fold, result, params, loaded, time.perf_counter() - start - loaded

@@ -1,0 +1,129 @@
+"""Generators of the BENCHMARKS.md tables of issue 16 (CSG2A): speed and memory of one
+fold, csg2a beside the baselines on the paper's four split kinds with the paper's
+figures labelled as the paper's, the ablations on the same folds, and the
+mechanism-of-action check of the attention maps.
+
+Registered into ``doc_common.GENERATORS``; run through ``doc_tables.py NAME``.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from doc_common import RESULTS, ROOT, generator, md_table, read_jsonl
+from doc_common import mean_sd_text as _ms
+
+SPLITS = {"random": "mixed (random)", "cell-blind": "cell-blind", "drug-blind": "drug-blind",
+          "disjoint": "disjoint"}
+
+
+@generator("csg2a-speed")
+def csg2a_speed(args: list[str]) -> str:
+    """One GDSC2 fold of csg2a (``bench_csg2a.py time``)."""
+    rows = []
+    for r in read_jsonl("csg2a_timing_gdsc2.jsonl"):
+        rows.append([f"{r['split']} fold {r['fold']}", json.dumps(
+            {k: v for k, v in r["params"].items() if k != "seed"}) or "defaults",
+            str(r["threads"]), str(r["genes"]), f"{r['train_pairs']:,}",
+            f"{r['fit_seconds'] / 60:.1f} min", f"{r['epochs']} ({r['best_epoch'] + 1})",
+            f"{r['seconds_per_epoch']:.1f} s", f"{r['train_samples_per_second']:,}",
+            f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
+            f"{r['drug_pcc_mean']:.3f}"])
+    return md_table(["fold", "settings", "threads", "genes", "training pairs", "fit",
+                     "epochs (best)", "per epoch", "samples/s", "peak RSS", "RMSE", "PCC",
+                     "PCC per drug"], rows, ["---", "---", "---:", "---:", "---:", "---:",
+                                             "---:", "---:", "---:", "---:", "---:", "---:",
+                                             "---:"])
+
+
+def _cv(path: str) -> pd.DataFrame:
+    tasks = pd.read_csv(RESULTS / path)
+    return tasks[tasks["kind"] == "cv"]
+
+
+@generator("csg2a-grid")
+def csg2a_grid(args: list[str]) -> str:
+    """csg2a and the baselines per split kind (``RUN/tasks.csv`` copied to
+    ``benchmarks/results/csg2a_gdsc2/tasks.csv``), mean ± sd over the folds csg2a
+    finished, every model on those same folds, with the CSG2A paper's Table 1 rows
+    (its own GDSC set and folds) beside them, labelled."""
+    tasks = _cv(args[0] if args else "csg2a_gdsc2/tasks.csv")
+    paper = [r for r in read_jsonl("published.jsonl") if r["paper"] == "CSG2A"]
+    rows = []
+    for split in [s for s in SPLITS if s in set(tasks["split"])]:
+        part = tasks[tasks["split"] == split]
+        folds = set(part.loc[part["model"] == "csg2a", "fold"])
+        part = part[part["fold"].isin(folds)]
+        for model, runs in part.groupby("model", sort=False):
+            name = "csg2a (no pretraining)" if model == "csg2a" else model
+            rows.append([SPLITS[split], name, str(len(runs)), _ms(runs["rmse"]),
+                         _ms(runs["pcc"]), _ms(runs["drug_pcc_mean"])])
+        for quoted in (r for r in paper if r["split"] == split):
+            rows.append([SPLITS[split], f"{quoted['model']}: the paper's figure", "10",
+                         f"{quoted['rmse']:.3f} ± {quoted['rmse_sd']:.3f}",
+                         f"{quoted['pcc']:.3f} ± {quoted['pcc_sd']:.3f}", ""])
+    return md_table(["split", "model", "folds", "RMSE", "PCC", "PCC per drug"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:"])
+
+
+ABLATIONS = {"ppi_none": "no PPI prior", "form_linear": "no attention (linear)",
+             "form_gene-wise": "gene-wise form (public code)",
+             "drug_encoder_mol-gnn": "structure: GINE (mol-gnn)",
+             "drug_encoder_fingerprint-mlp": "structure: Morgan fingerprint MLP"}
+
+
+@generator("csg2a-ablation")
+def csg2a_ablation(args: list[str]) -> str:
+    """csg2a's ablations (``csg2a_ablation/<variant>.csv``, each a run's tasks.csv)
+    against the default model (the csg2a rows of ``csg2a_gdsc2/tasks.csv``) on the
+    same folds: mean ± sd and the paired difference in PCC with its t-test p."""
+    from scipy.stats import ttest_rel
+
+    full = _cv("csg2a_gdsc2/tasks.csv")
+    full = full[full["model"] == "csg2a"]
+    variants = {"default (gene-to-gene, PPI, ChemNet)": full}
+    for key, label in ABLATIONS.items():
+        if (RESULTS / "csg2a_ablation" / f"{key}.csv").exists():
+            variants[label] = _cv(f"csg2a_ablation/{key}.csv")
+    rows = []
+    for split, split_name in SPLITS.items():
+        base = full[full["split"] == split].set_index("fold")
+        for label, frame in variants.items():
+            part = frame[frame["split"] == split].set_index("fold")
+            both = part[["rmse", "pcc"]].join(base[["rmse", "pcc"]], rsuffix="_full",
+                                              how="inner")
+            if both.empty or (frame is not full and len(part) == 0):
+                continue
+            cells = [split_name, label, str(len(both)), _ms(both["rmse"]), _ms(both["pcc"])]
+            if frame is full:
+                cells += ["", ""]
+            else:
+                diff = both["pcc"] - both["pcc_full"]
+                p = ttest_rel(both["pcc"], both["pcc_full"]).pvalue if len(both) > 2 else None
+                cells += [f"{diff.mean():+.3f}", "" if p is None else f"{p:.2g}"]
+            rows.append(cells)
+    rows = [r for r in rows if r[1] != "default (gene-to-gene, PPI, ChemNet)" or any(
+        o[0] == r[0] and o is not r for o in rows)]
+    return md_table(["split", "variant", "folds", "RMSE", "PCC", "Δ PCC vs default",
+                     "p (paired t)"], rows, ["---", "---", "---:", "---:", "---:", "---:",
+                                             "---:"])
+
+
+@generator("csg2a-moa")
+def csg2a_moa(args: list[str]) -> str:
+    """The MoA check of ``bench_csg2a.py moa`` (``docs/explain/<dir>/moa.json``)."""
+    rows = []
+    for name in args or ["csg2a_gdsc2_f0"]:
+        r = json.loads((ROOT / "docs" / "explain" / name / "moa.json").read_text())
+        m = r["moa"]
+        rows.append([f"{r['dataset']} {r['split']} fold {r['fold']}",
+                     str(m["drugs with targets"]),
+                     f"{m['pairs sharing a target']:,} / {m['pairs sharing none']:,}",
+                     f"{m['mean within']:.3f} / {m['mean across']:.3f}",
+                     f"{m['median within']:.3f} / {m['median across']:.3f}",
+                     f"{m['median difference']:+.3f}",
+                     f"{m['p (Mann-Whitney, within > across)']:.2g}"])
+    return md_table(["fit", "drugs with a known target", "pairs: shared target / none",
+                     "mean PCC within / across", "median within / across",
+                     "median difference", "p (Mann-Whitney)"], rows,
+                    ["---", "---:", "---:", "---:", "---:", "---:", "---:"])
