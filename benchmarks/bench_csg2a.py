@@ -11,16 +11,14 @@ cores at ~1,000 genes, peak RSS <= 4 GB::
     .venv/bin/python benchmarks/bench_csg2a.py time --threads 2 \\
         --out benchmarks/results/csg2a_timing_gdsc2.jsonl
 
-``moa``: for a csg2a model of ``drpkit train``, export its attention maps on the
-fold's training part and run the mechanism-of-action check (attention-map
-correlation of drugs that share a known target in the ``dti`` resource vs drugs
-that share none); write ``moa.json``, the drug x drug correlation table and two
-attention-map figures (drugs with well-known targets) into ``--out-dir``::
+``moa``: from the artifacts a csg2a task of a benchmark run stored (attention
+maps on its fold's training part), run the mechanism-of-action check
+(attention-map correlation of drugs that share a known target in the ``dti``
+resource vs drugs that share none) and draw two drugs' maps; writes ``moa.json``
+and the figures into ``--out-dir``::
 
-    .venv/bin/drpkit train --dataset gdsc2 --model csg2a --split random --fold 0 \\
-        --out runs/csg2a_gdsc2_f0
-    .venv/bin/python benchmarks/bench_csg2a.py moa --run runs/csg2a_gdsc2_f0 \\
-        --drugs Lapatinib,Afatinib --out-dir docs/explain/csg2a_gdsc2_f0
+    .venv/bin/python benchmarks/bench_csg2a.py moa --run runs/csg2a_gdsc2 --split random \\
+        --fold 0 --drugs Lapatinib,Afatinib --out-dir docs/explain/csg2a_gdsc2_f0
 """
 from __future__ import annotations
 
@@ -64,62 +62,65 @@ def cmd_time(args: argparse.Namespace) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
-def _figure(model, maps: dict, drug: str, path: Path, top: int) -> None:
-    """Heatmap of the ``top`` most coupled genes of ``drug``'s attention map."""
+def _figure(submap, drug: str, path: Path) -> None:
+    """Heatmap of ``drug``'s attention among its top genes (``drug_attention_map`` rows)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    a = maps[drug]
-    genes = np.asarray(model.genes_)
-    keep = np.argsort(-a.mean(axis=1))[:top]
-    sub = a[np.ix_(keep, keep)]
+    genes = list(dict.fromkeys(submap["gene_a"]))
+    matrix = submap.pivot(index="gene_a", columns="gene_b", values="attention").loc[genes, genes]
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    limit = float(np.abs(sub).max()) or 1.0
-    image = ax.imshow(sub, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    ax.set_xticks(range(len(keep)), genes[keep], rotation=90, fontsize=7)
-    ax.set_yticks(range(len(keep)), genes[keep], fontsize=7)
-    ax.set_title(f"csg2a attention (Q Q^T / sqrt(b)), {drug}: top {top} genes by row mean")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="attention, mean over training cells")
+    limit = float(np.abs(matrix.to_numpy()).max()) or 1.0
+    image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(genes)), genes, fontsize=7)
+    ax.set_title(f"csg2a gene-gene attention Q Q^T / sqrt(b), {drug}:\n"
+                 f"its top {len(genes)} genes by row mean, mean over training cells",
+                 fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="attention (prior excluded)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def cmd_moa(args: argparse.Namespace) -> None:
-    from drpkit.explain.runs import load_train_run
+    from drpkit.data import load_dataset
+    from drpkit.experiment.store import RunStore
     from drpkit.models.csg2a_explain import moa_correlation
-    from drpkit.models.mmgnn_explain import sample_training_pairs
     from drpkit.resources import RESOURCES
-    from drpkit.runs import package_versions
 
-    ctx = load_train_run(Path(args.run))
-    model, train, full = ctx["model"], ctx["train"], ctx["full"]
-    start = time.perf_counter()
-    tables = model.explain(train)
-    explain_seconds = time.perf_counter() - start
-    targets = RESOURCES.get("dti").targets(full)
-    summary = moa_correlation(tables["drug_attention_similarity"], targets)
+    store = RunStore(Path(args.run))
+    tasks = store.results()
+    pick = tasks[(tasks["model"] == "csg2a") & (tasks["kind"] == "cv") &
+                 (tasks["split"] == args.split) & (tasks["fold"] == args.fold)]
+    if pick.empty:
+        raise SystemExit(f"{args.run}: no finished csg2a task on {args.split} fold {args.fold}")
+    task_id = pick["id"].iloc[0]
+    artifacts = store.artifacts(task_id)
+    dataset = pick["dataset"].iloc[0]
+    targets = RESOURCES.get("dti").targets(load_dataset(dataset))
+    summary = moa_correlation(artifacts["drug_attention_similarity"], targets)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables["drug_attention_similarity"].to_csv(out / "drug_attention_similarity.csv",
-                                               index=False, float_format="%.4f")
     drugs = [d.strip() for d in args.drugs.split(",") if d.strip()]
-    pairs = sample_training_pairs(train, model.config.explain_cells, model.config.seed)
-    maps = model.attention_maps(train, pairs.loc[pairs["drug"].isin(drugs)])
+    maps = artifacts["drug_attention_map"]
     for drug in drugs:
-        if drug in maps:
-            _figure(model, maps, drug, out / f"attention_{drug.replace(' ', '_')}.png", args.top)
-    known = targets.loc[targets["drug"].isin(drugs)].groupby("drug")["gene"].agg(sorted)
-    config = ctx["config"]
-    row = {"run": str(args.run), "dataset": config["data"].get("dataset"),
-           "split": config.get("split"), "fold": config.get("fold"), "seed": config.get("seed"),
-           "moa": summary, "annotation": "drugs sharing >= 1 known target (dti resource)",
-           "figures": {d: list(known.get(d, [])) for d in drugs},
-           "explain_seconds": round(explain_seconds, 1),
-           "date": time.strftime("%Y-%m-%d %H:%M"), "versions": package_versions()}
+        part = maps[maps["drug"] == drug]
+        if len(part):
+            _figure(part, drug, out / f"attention_{drug.replace(' ', '_')}.png")
+    scores = artifacts["drug_gene_scores"]
+    known = targets.groupby("drug")["gene"].agg(lambda g: sorted(set(g)))
+    row = {"run": str(args.run), "task": task_id, "dataset": dataset, "split": args.split,
+           "fold": int(args.fold), "folds": store.task(task_id)["folds"], "moa": summary,
+           "annotation": "drug pairs sharing >= 1 known target (dti resource: DrugBank via "
+                         "drGT, ChEMBL via drug2cell) vs sharing none",
+           "figures": {d: {"known targets": list(known.get(d, [])),
+                           "top genes": list(scores.loc[scores["drug"] == d].nsmallest(
+                               10, "rank")["gene"])} for d in drugs},
+           "date": time.strftime("%Y-%m-%d %H:%M")}
     (out / "moa.json").write_text(json.dumps(row, indent=2) + "\n")
     print(json.dumps(row["moa"], indent=2))
 
@@ -129,10 +130,11 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     tm = sub.add_parser("time", help="fit one fold; time, memory, metrics as one JSON line")
     add_fold_arguments(tm, "csg2a", "benchmarks/results/csg2a_timing_gdsc2.jsonl")
-    moa = sub.add_parser("moa", help="attention maps of a train run, the MoA check, figures")
-    moa.add_argument("--run", required=True, help="a `drpkit train --model csg2a` run")
+    moa = sub.add_parser("moa", help="the MoA check and two attention maps of a grid task")
+    moa.add_argument("--run", required=True, help="a benchmark run with csg2a tasks")
+    moa.add_argument("--split", default="random")
+    moa.add_argument("--fold", type=int, default=0)
     moa.add_argument("--drugs", default="Lapatinib,Afatinib")
-    moa.add_argument("--top", type=int, default=30)
     moa.add_argument("--out-dir", default="docs/explain/csg2a_gdsc2_f0")
     args = parser.parse_args()
     {"time": cmd_time, "moa": cmd_moa}[args.command](args)

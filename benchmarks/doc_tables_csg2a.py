@@ -116,7 +116,7 @@ def csg2a_moa(args: list[str]) -> str:
     for name in args or ["csg2a_gdsc2_f0"]:
         r = json.loads((ROOT / "docs" / "explain" / name / "moa.json").read_text())
         m = r["moa"]
-        rows.append([f"{r['dataset']} {r['split']} fold {r['fold']}",
+        rows.append([f"{r['dataset']} {r['split']} fold {r['fold']} of {r['folds']}",
                      str(m["drugs with targets"]),
                      f"{m['pairs sharing a target']:,} / {m['pairs sharing none']:,}",
                      f"{m['mean within']:.3f} / {m['mean across']:.3f}",

@@ -188,8 +188,9 @@ def node_modes(args: list[str]) -> str:
 @generator("compression")
 def compression(args: list[str]) -> str:
     """NIHGCN (inductive) with and without the row-space input compression on the same
-    folds (gdsc2_inductive/tasks.csv, gdsc2_nocompress/tasks.csv)."""
-    on = _tasks("gdsc2_inductive/tasks.csv")
+    folds (the nihgcn rows of gdsc2_honest/tasks.csv, gdsc2_nocompress/tasks.csv)."""
+    on = _tasks("gdsc2_honest/tasks.csv")
+    on = on[on["seed"] == 0]
     off = _tasks("gdsc2_nocompress/tasks.csv")
     rows = []
     for split in dict.fromkeys(off["split"]):

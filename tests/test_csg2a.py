@@ -196,6 +196,12 @@ def test_explain_gives_attention_tables_and_moa_groups(small):
     assert scores.groupby("drug").size().max() == 10
     assert (tables["drug_gene_pair_attention"]["gene_a"] !=
             tables["drug_gene_pair_attention"]["gene_b"]).all()
+    maps = tables["drug_attention_map"]
+    assert maps.groupby("drug").size().max() == model.config.explain_map_genes ** 2
+    one = maps[maps["drug"] == maps["drug"].iloc[0]].pivot(index="gene_a", columns="gene_b",
+                                                           values="attention")
+    np.testing.assert_allclose(one.to_numpy(), one.T.loc[one.index, one.columns].to_numpy(),
+                               rtol=1e-4, atol=1e-5)  # Q Q^T is symmetric
     sim = tables["drug_attention_similarity"]
     n = small.responses.iloc[fold.train]["drug"].nunique()
     assert len(sim) == n * (n - 1) // 2 and sim["pcc"].between(-1, 1).all()

@@ -81,6 +81,7 @@ class CSG2AConfig(ModelConfig):
         explain_cells: training cells per drug whose attention maps ``explain`` averages.
         explain_top: genes kept per drug in ``drug_gene_scores``.
         explain_pairs: gene pairs kept per drug in ``drug_gene_pair_attention``.
+        explain_map_genes: genes per drug in ``drug_attention_map`` (its top genes).
         trainer: optimisation; early stopping on the validation MSE.
     """
 
@@ -102,6 +103,7 @@ class CSG2AConfig(ModelConfig):
     explain_cells: int = Field(default=8, ge=1)
     explain_top: int = Field(default=50, ge=1)
     explain_pairs: int = Field(default=200, ge=1)
+    explain_map_genes: int = Field(default=30, ge=2)
     trainer: TrainerConfig = TrainerConfig(max_epochs=100, patience=10, lr=1e-3,
                                            weight_decay=1e-5, grad_clip=5.0)
 

@@ -16,7 +16,10 @@ Tables (plain columns, written as Parquet):
   ``explain_pairs`` largest off-diagonal entries per drug (the paper takes the
   top 1,000 pairs into an enrichment analysis);
 * ``drug_attention_similarity``: ``drug_a, drug_b, pcc``, the Pearson correlation
-  of two drugs' maps (upper triangles), the input of :func:`moa_correlation`.
+  of two drugs' maps (upper triangles), the input of :func:`moa_correlation`;
+* ``drug_attention_map``: ``drug, gene_a, gene_b, attention``, each drug's map
+  among its ``explain_map_genes`` highest-scoring genes (every ordered pair), enough
+  to draw the map of any drug from a benchmark run without refitting.
 
 :func:`moa_correlation` compares that correlation between drugs that share a
 known target (the ``dti`` resource: DrugBank via drGT, ChEMBL via drug2cell)
@@ -49,12 +52,18 @@ def attention_artifacts(model: CSG2A, data: DrugResponseData) -> dict[str, pd.Da
     genes = np.asarray(model.genes_, dtype=str)
     n = len(genes)
     upper = np.triu_indices(n, k=1)
-    scores, top_pairs = [], []
+    scores, top_pairs, submaps = [], [], []
     for drug, a in maps.items():
         row = a.mean(axis=1)
-        order = np.argsort(-row, kind="stable")[:cfg.explain_top]
+        ranked = np.argsort(-row, kind="stable")
+        order = ranked[:cfg.explain_top]
         scores.append(pd.DataFrame({"drug": drug, "gene": genes[order], "score": row[order],
                                     "rank": np.arange(1, len(order) + 1)}))
+        keep = ranked[:cfg.explain_map_genes]
+        ia, ib = np.meshgrid(keep, keep, indexing="ij")
+        submaps.append(pd.DataFrame({"drug": drug, "gene_a": genes[ia.ravel()],
+                                     "gene_b": genes[ib.ravel()],
+                                     "attention": a[ia.ravel(), ib.ravel()]}))
         values = a[upper]
         best = np.argsort(-values, kind="stable")[:cfg.explain_pairs]
         top_pairs.append(pd.DataFrame({
@@ -68,7 +77,8 @@ def attention_artifacts(model: CSG2A, data: DrugResponseData) -> dict[str, pd.Da
                                "drug_b": np.asarray(names, dtype=str)[j], "pcc": corr[i, j]})
     return {"drug_gene_scores": pd.concat(scores, ignore_index=True),
             "drug_gene_pair_attention": pd.concat(top_pairs, ignore_index=True),
-            "drug_attention_similarity": similarity}
+            "drug_attention_similarity": similarity,
+            "drug_attention_map": pd.concat(submaps, ignore_index=True)}
 
 
 def moa_correlation(similarity: pd.DataFrame, targets: pd.DataFrame) -> dict[str, Any]:
