@@ -62,6 +62,51 @@ def cmd_time(args: argparse.Namespace) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
+def cmd_from_run(args: argparse.Namespace) -> None:
+    """A timing row from a finished csg2a task of a benchmark run: its training
+    history, metrics and the peak memory its worker recorded."""
+    from drpkit.data import load_dataset
+    from drpkit.experiment.store import RunStore
+    from drpkit.splits import make_folds
+
+    store = RunStore(Path(args.run))
+    tasks = store.results()
+    pick = tasks[(tasks["model"] == "csg2a") & (tasks["kind"] == "cv") &
+                 (tasks["split"] == args.split) & (tasks["fold"] == args.fold)]
+    if pick.empty:
+        raise SystemExit(f"{args.run}: no finished csg2a task on {args.split} fold {args.fold}")
+    task_id = pick["id"].iloc[0]
+    task, result = store.task(task_id), store.result(task_id)
+    history = json.loads((store.tasks_dir / task_id / "history.json").read_text())
+    data = load_dataset(pick["dataset"].iloc[0])
+    fold = make_folds(data, args.split, int(task["folds"]), int(task["seed"]))[args.fold]
+    chosen = result.get("config", {}).get("genes")
+    if chosen == "landmark":  # the landmark genes the dataset's expression has
+        from drpkit.resources import landmark_genes
+
+        columns = set(data.cell_view("expression").columns)
+        genes = sum(g in columns for g in landmark_genes())
+    else:
+        genes = len(chosen) if isinstance(chosen, list) else result["config"].get("n_genes")
+    row = {"model": "csg2a", "dataset": pick["dataset"].iloc[0], "split": args.split,
+           "seed": int(task["seed"]), "fold": int(task["fold"]), "folds": int(task["folds"]),
+           "params": {k: v for k, v in task["params"].items() if k != "seed"},
+           "threads": result.get("torch_threads"), "source": f"benchmark task {task_id}",
+           "load": args.load, "genes": genes, "train_pairs": len(fold.train),
+           "fit_seconds": round(history["seconds"], 1), "epochs": history["epochs_run"],
+           "best_epoch": history["best_epoch"],
+           "seconds_per_epoch": round(history["seconds"] / max(history["epochs_run"], 1), 2),
+           "train_samples_per_second": round(
+               len(fold.train) * history["epochs_run"] / max(history["seconds"], 1e-9)),
+           "peak_rss_mb": result.get("peak_rss_mb"),
+           **{k: round(float(result["metrics"][k]), 4) for k in REPORTED
+              if k in result["metrics"]}, "date": time.strftime("%Y-%m-%d %H:%M"),
+           "versions": result.get("versions")}
+    print(json.dumps(row))
+    with open(args.out, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
 def _figure(submap, drug: str, path: Path) -> None:
     """Heatmap of ``drug``'s attention among its top genes (``drug_attention_map`` rows)."""
     import matplotlib
@@ -69,18 +114,22 @@ def _figure(submap, drug: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.colors import SymLogNorm
 
     genes = list(dict.fromkeys(submap["gene_a"]))
     matrix = submap.pivot(index="gene_a", columns="gene_b", values="attention").loc[genes, genes]
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    limit = float(np.abs(matrix.to_numpy()).max()) or 1.0
-    image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    values = matrix.to_numpy()
+    limit = float(np.abs(values).max()) or 1.0
+    # symmetric log colours: a few genes with extreme robust z-scores dominate the diagonal
+    norm = SymLogNorm(linthresh=max(limit / 1000, 1e-6), vmin=-limit, vmax=limit)
+    image = ax.imshow(values, cmap="RdBu_r", norm=norm)
     ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=7)
     ax.set_yticks(range(len(genes)), genes, fontsize=7)
     ax.set_title(f"csg2a gene-gene attention Q Q^T / sqrt(b), {drug}:\n"
                  f"its top {len(genes)} genes by row mean, mean over training cells",
                  fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="attention (prior excluded)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="attention (prior excluded; symmetric log)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -136,8 +185,14 @@ def main() -> None:
     moa.add_argument("--fold", type=int, default=0)
     moa.add_argument("--drugs", default="Lapatinib,Afatinib")
     moa.add_argument("--out-dir", default="docs/explain/csg2a_gdsc2_f0")
+    fr = sub.add_parser("from-run", help="a timing row from a finished grid task")
+    fr.add_argument("--run", required=True)
+    fr.add_argument("--split", default="random")
+    fr.add_argument("--fold", type=int, default=0)
+    fr.add_argument("--load", default="", help="what else ran on the machine meanwhile")
+    fr.add_argument("--out", default="benchmarks/results/csg2a_timing_gdsc2.jsonl")
     args = parser.parse_args()
-    {"time": cmd_time, "moa": cmd_moa}[args.command](args)
+    {"time": cmd_time, "moa": cmd_moa, "from-run": cmd_from_run}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,19 @@ SPLITS = {"random": "mixed (random)", "cell-blind": "cell-blind", "drug-blind": 
 
 @generator("csg2a-speed")
 def csg2a_speed(args: list[str]) -> str:
-    """One GDSC2 fold of csg2a (``bench_csg2a.py time``)."""
+    """One GDSC2 fold of csg2a (``bench_csg2a.py time``, or ``from-run`` for a grid task)."""
     rows = []
     for r in read_jsonl("csg2a_timing_gdsc2.jsonl"):
-        rows.append([f"{r['split']} fold {r['fold']}", json.dumps(
-            {k: v for k, v in r["params"].items() if k != "seed"}) or "defaults",
-            str(r["threads"]), str(r["genes"]), f"{r['train_pairs']:,}",
-            f"{r['fit_seconds'] / 60:.1f} min", f"{r['epochs']} ({r['best_epoch'] + 1})",
-            f"{r['seconds_per_epoch']:.1f} s", f"{r['train_samples_per_second']:,}",
-            f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
-            f"{r['drug_pcc_mean']:.3f}"])
-    return md_table(["fold", "settings", "threads", "genes", "training pairs", "fit",
+        fold = f"{r['split']} fold {r['fold']}" + (f" of {r['folds']}" if r.get("folds") else "")
+        rows.append([fold, str(r["threads"]), r.get("load") or "none", str(r["genes"]),
+                     f"{r['train_pairs']:,}", f"{r['fit_seconds'] / 60:.0f} min",
+                     f"{r['epochs']} ({r['best_epoch'] + 1})", f"{r['seconds_per_epoch']:.0f} s",
+                     f"{r['train_samples_per_second']:,}",
+                     f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
+                     f"{r['drug_pcc_mean']:.3f}"])
+    return md_table(["fold", "threads", "beside it", "genes", "training pairs", "fit",
                      "epochs (best)", "per epoch", "samples/s", "peak RSS", "RMSE", "PCC",
-                     "PCC per drug"], rows, ["---", "---", "---:", "---:", "---:", "---:",
+                     "PCC per drug"], rows, ["---", "---:", "---", "---:", "---:", "---:",
                                              "---:", "---:", "---:", "---:", "---:", "---:",
                                              "---:"])
 

@@ -23,6 +23,7 @@ Example config (TOML)::
     models = ["naive-drug", "ridge", "gbm", "mtigcn"]
     splits = ["random", "cell-blind", "drug-blind", "disjoint"]
     folds = 5
+    only_folds = [0, 1]         # optional: run only these folds of the 5 (default: all)
     seeds = [0]
 
     [params.mtigcn]                 # per-model hyperparameters
