@@ -62,12 +62,10 @@ def cmd_time(args: argparse.Namespace) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
-def cmd_from_run(args: argparse.Namespace) -> None:
-    """A timing row from a finished csg2a task of a benchmark run: its training
-    history, metrics and the peak memory its worker recorded."""
-    from drpkit.data import load_dataset
+def _csg2a_task(args: argparse.Namespace):
+    """(RunStore, task id, dataset) of the finished csg2a cv task of ``args.run`` on
+    ``args.split`` fold ``args.fold``; exits naming them if there is none."""
     from drpkit.experiment.store import RunStore
-    from drpkit.splits import make_folds
 
     store = RunStore(Path(args.run))
     tasks = store.results()
@@ -75,10 +73,19 @@ def cmd_from_run(args: argparse.Namespace) -> None:
                  (tasks["split"] == args.split) & (tasks["fold"] == args.fold)]
     if pick.empty:
         raise SystemExit(f"{args.run}: no finished csg2a task on {args.split} fold {args.fold}")
-    task_id = pick["id"].iloc[0]
+    return store, pick["id"].iloc[0], pick["dataset"].iloc[0]
+
+
+def cmd_from_run(args: argparse.Namespace) -> None:
+    """A timing row from a finished csg2a task of a benchmark run: its training
+    history, metrics and the peak memory its worker recorded."""
+    from drpkit.data import load_dataset
+    from drpkit.splits import make_folds
+
+    store, task_id, dataset = _csg2a_task(args)
     task, result = store.task(task_id), store.result(task_id)
     history = json.loads((store.tasks_dir / task_id / "history.json").read_text())
-    data = load_dataset(pick["dataset"].iloc[0])
+    data = load_dataset(dataset)
     fold = make_folds(data, args.split, int(task["folds"]), int(task["seed"]))[args.fold]
     chosen = result.get("config", {}).get("genes")
     if chosen == "landmark":  # the landmark genes the dataset's expression has
@@ -88,7 +95,7 @@ def cmd_from_run(args: argparse.Namespace) -> None:
         genes = sum(g in columns for g in landmark_genes())
     else:
         genes = len(chosen) if isinstance(chosen, list) else result["config"].get("n_genes")
-    row = {"model": "csg2a", "dataset": pick["dataset"].iloc[0], "split": args.split,
+    row = {"model": "csg2a", "dataset": dataset, "split": args.split,
            "seed": int(task["seed"]), "fold": int(task["fold"]), "folds": int(task["folds"]),
            "params": {k: v for k, v in task["params"].items() if k != "seed"},
            "threads": result.get("torch_threads"), "source": f"benchmark task {task_id}",
@@ -137,19 +144,11 @@ def _figure(submap, drug: str, path: Path) -> None:
 
 def cmd_moa(args: argparse.Namespace) -> None:
     from drpkit.data import load_dataset
-    from drpkit.experiment.store import RunStore
     from drpkit.models.csg2a_explain import moa_correlation
     from drpkit.resources import RESOURCES
 
-    store = RunStore(Path(args.run))
-    tasks = store.results()
-    pick = tasks[(tasks["model"] == "csg2a") & (tasks["kind"] == "cv") &
-                 (tasks["split"] == args.split) & (tasks["fold"] == args.fold)]
-    if pick.empty:
-        raise SystemExit(f"{args.run}: no finished csg2a task on {args.split} fold {args.fold}")
-    task_id = pick["id"].iloc[0]
+    store, task_id, dataset = _csg2a_task(args)
     artifacts = store.artifacts(task_id)
-    dataset = pick["dataset"].iloc[0]
     targets = RESOURCES.get("dti").targets(load_dataset(dataset))
     summary = moa_correlation(artifacts["drug_attention_similarity"], targets)
     out = Path(args.out_dir)

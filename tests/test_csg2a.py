@@ -135,7 +135,7 @@ def test_pretraining_on_the_test_gctx_learns_and_writes_a_safe_checkpoint(checkp
 
 def test_checkpoint_loads_without_running_code(checkpoint, tmp_path, small):
     out, meta = checkpoint
-    block, loaded = load_block(out, small)
+    block, loaded = load_block(out)
     assert loaded["genes"] == meta["genes"] and block.w_gene.shape[0] == len(meta["genes"])
     # a pickle planted as the weights is refused, never unpickled
     bad = tmp_path / "bad"
@@ -145,11 +145,11 @@ def test_checkpoint_loads_without_running_code(checkpoint, tmp_path, small):
     payload = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
     (bad / "weights.safetensors").write_bytes(payload)
     with pytest.raises(DataError, match="unreadable weights"):
-        load_block(bad, small)
+        load_block(bad)
     assert not marker.exists()
     (bad / META_FILE).write_text(json.dumps({"format": "other"}))
     with pytest.raises(DataError, match="not a drpkit-csg2a-pretrained"):
-        load_block(bad, small)
+        load_block(bad)
 
 
 def test_fine_tuning_a_pretrained_checkpoint_keeps_it_frozen(checkpoint, small, tmp_path):
@@ -158,7 +158,7 @@ def test_fine_tuning_a_pretrained_checkpoint_keeps_it_frozen(checkpoint, small, 
     model = create_model("csg2a", pretrained=str(out), head_hidden=[32, 16],
                          trainer={"max_epochs": 4, "patience": 4})
     data = data_for_model(model, small)
-    block, _ = load_block(out, small)
+    block, _ = load_block(out)
     model.fit(data.subset(fold.train), data.subset(fold.val))
     for key, value in block.state_dict().items():
         torch.testing.assert_close(model.module_.block.state_dict()[key], value, msg=key)

@@ -113,10 +113,10 @@ class CSG2AConfig(ModelConfig):
             "dim": self.drug_dim, "dropout": self.dropout, **self.drug_settings})
 
 
-def robust_scaling(x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene median and 1.4826 x MAD of ``x`` (cells x genes); a zero MAD
-    (a gene constant in most cells) falls back to the sd, then to 1."""
-    values = x.to_numpy(np.float64)
+def robust_scaling(x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene median and 1.4826 x MAD of ``x`` (samples x genes); a zero MAD
+    (a gene constant in most samples) falls back to the sd, then to 1."""
+    values = np.asarray(x, dtype=np.float64)
     median = np.median(values, axis=0)
     scale = median_abs_deviation(values, axis=0, scale="normal")
     sd = values.std(axis=0)
@@ -264,12 +264,16 @@ class CSG2A(EarlyStoppingModel):
         y = frame["value"].to_numpy(np.float64) if "value" in frame else np.zeros(len(frame))
         return x, d, torch.tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
 
+    def _condition(self, net: CSG2ANet, drugs: Any, x: Tensor,
+                   d: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(structure vectors, dose, time) of rows ``d``, at the model's condition."""
+        vectors = encode_drugs(net.block.condition.drug, drugs, d)
+        return (vectors, x.new_full((len(x),), self.config.dose_um),
+                x.new_full((len(x),), self.config.time_h))
+
     def forward(self, net: CSG2ANet, drugs: Any, x: Tensor, d: Tensor) -> Tensor:
         """Standardised ln IC50 of rows (expression ``x``, drug rows ``d``)."""
-        vectors = encode_drugs(net.block.condition.drug, drugs, d)
-        dose = x.new_full((len(x),), self.config.dose_um)
-        time = x.new_full((len(x),), self.config.time_h)
-        return net(x, vectors, dose, time)[0]
+        return net(x, *self._condition(net, drugs, x, d))[0]
 
     # ------------------------------------------------------------------ fit
     def _build(self, train: DrugResponseData, cells: pd.Index) -> CSG2ANet:
@@ -278,7 +282,7 @@ class CSG2A(EarlyStoppingModel):
         if cfg.pretrained is not None:
             from drpkit.models.csg2a_pretrain import load_block
 
-            block, self.pretrained_ = load_block(Path(cfg.pretrained), train)
+            block, self.pretrained_ = load_block(Path(cfg.pretrained))
             self.genes_ = list(self.pretrained_["genes"])
             frozen = cfg.frozen
         else:
@@ -349,12 +353,8 @@ class CSG2A(EarlyStoppingModel):
         sums: dict[str, np.ndarray] = {}
         for drug, group in pairs.groupby("drug", sort=False):
             x, d, _ = self._tensors(data, group, index)
-            vectors = encode_drugs(net.block.condition.drug, prepared, d)
-            dose = x.new_full((len(x),), self.config.dose_um)
-            time = x.new_full((len(x),), self.config.time_h)
-            scaled = (x - net.mu) / net.sigma.abs().clamp_min(1e-6)
-            cond = net.block.condition(vectors, dose, time)
-            a = net.block.attention(scaled, cond) - net.block.prior_matrix
+            cond = net.block.condition(*self._condition(net, prepared, x, d))
+            a = net.block.attention(net.scale(x), cond) - net.block.prior_matrix
             sums[str(drug)] = a.mean(0).numpy()
         return sums
 

@@ -76,9 +76,9 @@ def read_checkpoint_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def load_block(directory: Path, data: DrugResponseData) -> tuple[CSG2ABlock, dict[str, Any]]:
-    """The pretrained block and its metadata; ``data`` is unused beyond checks
-    (the structure encoder's fitted sizes come from the checkpoint)."""
+def load_block(directory: Path) -> tuple[CSG2ABlock, dict[str, Any]]:
+    """The pretrained block and its metadata (the structure encoder's fitted sizes
+    come from the checkpoint too)."""
     meta = read_checkpoint_meta(directory)
     block = empty_block(meta["drug"], len(meta["genes"]), int(meta["hidden"]), meta["form"],
                         float(meta["dropout"]))
@@ -147,6 +147,7 @@ def pretrain(lincs: Any, out: str | Path, config: PretrainConfig | None = None,
              replace: bool = False) -> dict[str, Any]:
     """Fit a block on ``lincs`` (a :class:`drpkit.data.lincs.PerturbationSet`) and
     write the checkpoint directory ``out``; returns its metadata."""
+    from drpkit.models.csg2a import robust_scaling
     from drpkit.resources import RESOURCES
 
     cfg = config or PretrainConfig()
@@ -164,10 +165,7 @@ def pretrain(lincs: Any, out: str | Path, config: PretrainConfig | None = None,
         resources={name: RESOURCES.get(name) for name in names})
     torch.manual_seed(cfg.seed)
     block = build_block(data, genes, drug, cfg.hidden, cfg.form, cfg.ppi, cfg.dropout)
-    both = np.vstack([lincs.basal, lincs.perturbed]).astype(np.float64)
-    median = np.median(both, axis=0)
-    mad = np.median(np.abs(both - median), axis=0) * 1.4826
-    scale = np.where(mad > 0, mad, 1.0)
+    median, scale = robust_scaling(np.vstack([lincs.basal, lincs.perturbed]))
 
     def z(x: np.ndarray) -> Tensor:
         return torch.tensor((x - median) / scale, dtype=torch.float32)

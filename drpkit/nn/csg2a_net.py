@@ -154,10 +154,13 @@ class CSG2ANet(nn.Module):
             self.block.eval()
         return self
 
+    def scale(self, g0: Tensor) -> Tensor:
+        """The learnable scaling layer ``(g0 - mu) / sigma`` in front of the block."""
+        return (g0 - self.mu) / self.sigma.abs().clamp_min(1e-6)
+
     def forward(self, g0: Tensor, drug_vectors: Tensor, dose_um: Tensor,
                 time_h: Tensor) -> tuple[Tensor, Tensor]:
         """(standardised ln IC50 (n,), predicted perturbed expression (n, genes))."""
-        scaled = (g0 - self.mu) / self.sigma.abs().clamp_min(1e-6)
-        perturbed, cond = self.block(scaled, drug_vectors, dose_um, time_h)
+        perturbed, cond = self.block(self.scale(g0), drug_vectors, dose_um, time_h)
         joined = torch.cat([self.basal(g0), self.perturbed(perturbed), self.compound(cond)], -1)
         return self.head(joined).squeeze(-1), perturbed
