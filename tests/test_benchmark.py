@@ -3,6 +3,7 @@ SIGKILL), failures that do not stop the grid, Ray = local, validation-only
 search, and cross-dataset transfer on real data."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -244,6 +245,40 @@ def test_sigkill_then_restart_keeps_finished_tasks_identical(tmp_path):
     numeric = resumed.select_dtypes("number").columns
     np.testing.assert_allclose(resumed[numeric].to_numpy(float),
                                uninterrupted[numeric].to_numpy(float), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.integration
+def test_sigterm_stops_the_grid_and_its_running_workers(tmp_path):
+    """``kill PID`` (SIGTERM) on the grid used to kill only the main process: its
+    spawned workers went on training, orphaned, holding the cores."""
+    psutil = pytest.importorskip("psutil")
+    config = tmp_path / "grid.toml"
+    config.write_text('datasets = ["ccle"]\nmodels = ["mlp"]\nsplits = ["random"]\nfolds = 5\n'
+                      'workers = 1\n[params.mlp]\ntrainer = {max_epochs = 100000, '
+                      'patience = 100000}\n')  # a task that outlives the test
+    command = [sys.executable, "-m", "drpkit", "benchmark", str(config), "--out",
+               str(tmp_path / "run"), "--no-report"]
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "TQDM_DISABLE": "1"},
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    main = psutil.Process(process.pid)
+    workers: list = []
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not workers and process.poll() is None:
+            # a worker that has used CPU is training (the resource tracker never does)
+            workers = [c for c in main.children(recursive=True)
+                       if "spawn_main" in " ".join(c.cmdline()) and c.cpu_times().user > 2]
+            time.sleep(0.2)
+        assert workers, "no worker started training"
+        process.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
+        code = process.wait(timeout=60)
+        _, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"workers still running after SIGTERM: {[p.pid for p in alive]}"
+        assert code == 128 + signal.SIGTERM  # exits as a shell reports a SIGTERM stop
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group holds any orphaned worker
 
 
 # ---------------------------------------------------------------- transfer

@@ -20,6 +20,8 @@ import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
@@ -214,6 +216,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
                         left=Counter(t.model for t in pending), seconds=earlier_seconds)
     running: dict[Any, Task] = {}
     completed = False
+    restore_sigterm = _stop_on_sigterm()
     try:
         while pending or running:
             for task in _ready(pending, done, outcome.failed, backend.slots - len(running)):
@@ -247,6 +250,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
                 save_session()
         completed = True
     finally:
+        restore_sigterm()
         backend.close(abort=not completed)
         display.close()
         save_session()
@@ -254,6 +258,22 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
     if len(results):
         _write_csv(results, Path(run_dir) / "results.csv")
     return outcome
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM (``kill PID``, a batch scheduler's stop) end the grid the way
+    Ctrl-C does, so the ``finally`` of :func:`run_grid` terminates the running
+    workers; by default SIGTERM kills only this process and leaves the spawned
+    workers training on, orphaned. Returns a function that puts the previous
+    handler back. Outside the main thread signals cannot be handled: no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _ready(pending: list[Task], done: set[str], failed: dict[str, str], free: int) -> list[Task]:
