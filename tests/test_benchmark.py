@@ -151,6 +151,67 @@ def test_search_trials_see_only_validation_pairs_and_pick_the_best(tmp_path, req
     assert store.result(final)["params"] == store.task(best)["params"]
 
 
+ENSEMBLE_MLP = {"hidden": [32], "trainer": {"max_epochs": 4, "patience": 2},
+                "uncertainty": {"method": "ensemble", "members": 3}}
+
+
+@pytest.mark.integration
+def test_ensemble_members_run_as_parallel_tasks_with_the_in_task_numbers(tmp_path, request):
+    """An ensemble in a grid is K member tasks plus the fold's task that combines
+    them; its metrics must be those of the same ensemble fitted inside one task."""
+    import torch
+
+    from drpkit.experiment.crossval import run_fold
+    from drpkit.models import create_model
+
+    config = grid(models=["mlp"], params={"mlp": ENSEMBLE_MLP}, only_folds=[0], workers=2)
+    tasks = config.tasks()
+    assert [t.kind for t in tasks] == ["member"] * 3 + ["cv"]
+    assert tasks[-1].after == [t.id for t in tasks[:3]]
+    outcome = run_grid(config, tmp_path / "run", **QUIET)
+    assert (outcome.finished, outcome.failed) == (4, {})
+    store = RunStore(tmp_path / "run")
+    results = store.results().set_index("kind")
+    members = [store.predictions(t.id) for t in tasks[:3]]
+    assert all(set(m["part"]) == {"val", "test"} for m in members)
+    assert not np.allclose(members[0]["value"], members[1]["value"], atol=1e-4)  # seeds differ
+
+    data = request.getfixturevalue("ccle")
+    fold = make_folds(data, "random", 3, 0)[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the grid's workers
+    try:
+        in_task = run_fold(data, create_model("mlp", {"seed": 0, **ENSEMBLE_MLP}), fold)
+    finally:
+        torch.set_num_threads(threads)
+    combined = store.predictions(tasks[-1].id)
+    for column in ("yhat", "value_sd", "value_lo", "value_hi"):
+        np.testing.assert_allclose(combined[column], in_task.predictions[column], rtol=1e-4,
+                                   atol=1e-4)  # float32 outputs, BLAS set-up
+    for metric in ("rmse", "pcc", "auroc", "interval_coverage", "interval_width_mean"):
+        assert results.loc["cv", metric] == pytest.approx(in_task.metrics[metric], rel=1e-4)
+
+
+@pytest.mark.integration
+def test_a_failed_ensemble_member_fails_its_folds_task_by_name(tmp_path):
+    params = {"ridge": {"n_genes": 300, "drug_fingerprint": "no-such-fingerprint",
+                        "uncertainty": {"method": "ensemble", "members": 2}}}
+    config = grid(models=["ridge"], params=params, only_folds=[0])
+    outcome = run_grid(config, tmp_path / "run", **QUIET)
+    *members, final = config.tasks()
+    assert set(outcome.failed) == {final.id, *(m.id for m in members)}
+    assert outcome.failed[final.id].startswith("ensemble member task(s) failed: member-ridge")
+
+
+def test_a_search_and_member_tasks_do_not_combine():
+    config = grid(models=["mlp"], params={"mlp": ENSEMBLE_MLP},
+                  search={"mlp": {"trials": 2, "space": {"dropout": {"uniform": [0, 0.5]}}}})
+    with pytest.raises(DataError, match="ensemble_tasks = false"):
+        config.check()
+    inside = config.model_copy(update={"ensemble_tasks": False}).check()
+    assert {t.kind for t in inside.tasks()} == {"trial", "cv"}
+
+
 @pytest.fixture(scope="module")
 def ccle():
     from drpkit.data import load_dataset

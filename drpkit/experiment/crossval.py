@@ -91,12 +91,19 @@ def extra_outputs(predictions: pd.DataFrame) -> list[str]:
     return [c for c in predictions.columns if c not in ("value", "score")]
 
 
+def _prepared(estimator: DRPModel, data: DrugResponseData, fold: Fold,
+              parts: list[np.ndarray]) -> DrugResponseData:
+    """``data`` as ``estimator`` trains on ``fold``: imputed and labelled from the
+    training pairs only (``parts``: the other row sets that get those labels)."""
+    data = impute_for_training(data, fold.train)
+    return data_for_model(estimator, data.with_fold_labels(fold.train, parts))
+
+
 def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
              params: dict | None = None) -> FoldResult:
     """Fit ``model`` on ``fold``'s training part and score its test part."""
     estimator = _estimator(model, params)
-    data = impute_for_training(data, fold.train)
-    data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val, fold.test]))
+    data = _prepared(estimator, data, fold, [fold.val, fold.test])
     train, val, seconds = _fit(estimator, data, fold)
     test = data.subset(fold.test)
     test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
@@ -115,13 +122,73 @@ def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     regression metrics for models that predict values).
     """
     estimator = _estimator(model, params)
-    data = impute_for_training(data, fold.train)
-    data = data_for_model(estimator, data.with_fold_labels(fold.train, [fold.val]))
+    data = _prepared(estimator, data, fold, [fold.val])
     train, val, seconds = _fit(estimator, data, fold)
     val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
     val_frame["baseline"] = additive_baseline(train, val)
     return FoldResult(estimator.name, fold, fold_metrics(val_frame, None), val_frame, seconds,
                       estimator)
+
+
+def run_member(data: DrugResponseData, model: str, fold: Fold, params: dict,
+               member: int) -> FoldResult:
+    """Member ``member`` (0, 1, ...) of a deep ensemble, run as a grid task of its own:
+    the model with seed ``seed + member`` and no uncertainty method (as
+    :class:`~drpkit.uncertainty.methods.Ensemble` builds its members), fitted on
+    ``fold``'s training part. Its predictions are its raw outputs for the
+    validation and test pairs (column ``part``), which :func:`run_ensemble_fold`
+    combines; its metrics are its own on the test part."""
+    params = {**params, "seed": int(params.get("seed", 0)) + member, "uncertainty": {}}
+    estimator = _estimator(model, params)
+    data = _prepared(estimator, data, fold, [fold.val, fold.test])
+    train, val, seconds = _fit(estimator, data, fold)
+    test = data.subset(fold.test)
+    raw = {name: estimator.predict(train, part.responses[PAIR]).reset_index(drop=True)
+           for name, part in (("val", val), ("test", test))}
+    test_frame, val_frame = scored_frame(test, raw["test"], train), scored_frame(val, raw["val"],
+                                                                                  train)
+    test_frame["baseline"] = additive_baseline(train, test)
+    outputs = pd.concat([pd.concat([part.responses[PAIR].reset_index(drop=True), raw[name]],
+                                   axis=1).assign(part=name)
+                         for name, part in (("val", val), ("test", test))], ignore_index=True)
+    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), outputs,
+                      seconds, estimator)
+
+
+def run_ensemble_fold(data: DrugResponseData, model: str, fold: Fold, params: dict,
+                      members: list[pd.DataFrame]) -> FoldResult:
+    """Score a deep ensemble on ``fold`` from its members' outputs (``run_member``'s
+    predictions, in member order): the numbers ``run_fold`` gives the same model
+    fitted with its in-task ensemble, without fitting anything here. No explanation
+    artifacts (those come from a fitted model)."""
+    from drpkit.uncertainty.wrap import combine_members
+
+    estimator = _estimator(model, params)
+    data = _prepared(estimator, data, fold, [fold.val, fold.test])
+    train, val, test = (data.subset(rows) for rows in (fold.train, fold.val, fold.test))
+    require_values(estimator, train)
+    start = time.perf_counter()
+    parts = {name: [_member_part(frame, name, part, k) for k, frame in enumerate(members)]
+             for name, part in (("val", val), ("test", test))}
+    val_pred, test_pred = combine_members(parts["val"], parts["test"], val, test.responses[PAIR],
+                                          estimator.config.uncertainty,
+                                          classifier="score" in estimator.outputs)
+    test_frame, val_frame = scored_frame(test, test_pred, train), scored_frame(val, val_pred, train)
+    test_frame["baseline"] = additive_baseline(train, test)
+    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
+                      time.perf_counter() - start, estimator)
+
+
+def _member_part(outputs: pd.DataFrame, name: str, part: DrugResponseData,
+                 member: int) -> pd.DataFrame:
+    """Member ``member``'s outputs for the ``name`` part, checked against its pairs."""
+    rows = outputs[outputs["part"] == name].reset_index(drop=True)
+    expected = part.responses[PAIR].reset_index(drop=True)
+    if len(rows) != len(expected) or not rows[PAIR].astype(str).equals(expected.astype(str)):
+        raise DataError(f"ensemble member {member}: its {name} predictions do not match the "
+                        f"fold's {name} pairs ({len(rows)} rows against {len(expected)}); "
+                        "was it run on another dataset version?")
+    return rows[[c for c in rows.columns if c not in (*PAIR, "part", "tissue")]]
 
 
 def _estimator(model: str | DRPModel, params: dict | None) -> DRPModel:

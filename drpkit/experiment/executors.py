@@ -51,8 +51,9 @@ class Backend(ABC):
     slots: int  # tasks that may run at once
 
     @abstractmethod
-    def submit(self, payload: dict[str, Any], threads: int, params: dict | None) -> Any:
-        """Start ``execute(payload, threads, params)``; returns a handle."""
+    def submit(self, payload: dict[str, Any], threads: int, params: dict | None,
+               members: list[pd.DataFrame] | None = None) -> Any:
+        """Start ``execute(payload, threads, params, members)``; returns a handle."""
 
     @abstractmethod
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, Outcome]]:
@@ -92,8 +93,8 @@ class LocalBackend(Backend):
         return cf.ProcessPoolExecutor(max_workers=self.slots,
                                       mp_context=multiprocessing.get_context("spawn"))
 
-    def submit(self, payload, threads, params):
-        return self._pool.submit(execute, payload, threads, params)
+    def submit(self, payload, threads, params, members=None):
+        return self._pool.submit(execute, payload, threads, params, members)
 
     def wait(self, handles, timeout):
         ended, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -133,8 +134,8 @@ class RayBackend(Backend):
         self.slots = workers or max(1, cluster_cpus // threads)
         self._remote = ray.remote(num_cpus=threads, max_retries=0)(execute)
 
-    def submit(self, payload, threads, params):
-        return self._remote.remote(payload, threads, params)
+    def submit(self, payload, threads, params, members=None):
+        return self._remote.remote(payload, threads, params, members)
 
     def wait(self, handles, timeout):
         ready, _ = self._ray.wait(handles, num_returns=1, timeout=timeout)
@@ -221,17 +222,24 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
         while pending or running:
             for task in _ready(pending, done, outcome.failed, backend.slots - len(running)):
                 pending.remove(task)
-                params = None
+                params, members, error = None, None, None
                 if task.search is not None:
                     params = choose_setting(task, store)
                     if params is None:
                         error = "every hyperparameter trial of this fold failed"
-                        store.write_failure(task, error)
-                        outcome.failed[task.id] = error
-                        display.failed(task, error)
-                        continue
+                if task.ensemble is not None:
+                    lost = [t for t in task.after if t not in done]
+                    if lost:
+                        error = f"ensemble member task(s) failed: {', '.join(lost)}"
+                    else:
+                        members = [store.predictions(t) for t in task.after]
+                if error is not None:
+                    store.write_failure(task, error)
+                    outcome.failed[task.id] = error
+                    display.failed(task, error)
+                    continue
                 running[backend.submit(task.model_dump(mode="json"), config.threads,
-                                       params)] = task
+                                       params, members)] = task
             display.update(len(running))
             if not running:
                 continue
@@ -273,7 +281,11 @@ def _stop_on_sigterm() -> Callable[[], None]:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _ready(pending: list[Task], done: set[str], failed: dict[str, str], free: int) -> list[Task]:

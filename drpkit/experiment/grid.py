@@ -13,8 +13,13 @@ Three kinds of task:
 * ``trial``: one hyperparameter setting of a model under search, fitted on a
   fold's training part and scored on its *validation* part only; the ``cv``
   task of that fold then uses the setting with the best validation score;
+* ``member``: one member of a deep ensemble (``uncertainty.method =
+  "ensemble"``), fitted on a fold with its own seed; the ``cv`` task of that
+  fold combines the members' validation and test outputs, so the K fits run in
+  parallel on the executor instead of one after the other inside one task
+  (``ensemble_tasks = false`` keeps them inside);
 * ``transfer``: fit on all of one dataset, predict another
-  (:mod:`drpkit.experiment.transfer`).
+  (:mod:`drpkit.experiment.transfer`; ensembles fit their members inside it).
 
 Example config (TOML)::
 
@@ -54,7 +59,7 @@ from drpkit.data.spec import DataSpec
 from drpkit.errors import DataError
 from drpkit.params import deep_merge, nest
 
-TaskKind = Literal["cv", "trial", "transfer"]
+TaskKind = Literal["cv", "trial", "member", "transfer"]
 
 
 # ---------------------------------------------------------------- search space
@@ -154,6 +159,10 @@ class GridConfig(BaseModel):
         workers: tasks run at once (default: CPU cores // threads).
         threads: torch / BLAS threads per task.
         ray_address: address of a Ray cluster; None starts a local Ray instance.
+        ensemble_tasks: a model with ``uncertainty.method = "ensemble"`` fits each
+            member as a ``member`` task of its own (in parallel); false: inside
+            its fold's task, one after the other (that task then also keeps the
+            first member's explanation artifacts).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -171,6 +180,7 @@ class GridConfig(BaseModel):
     workers: int | None = Field(default=None, ge=1)
     threads: int = Field(default=1, ge=1)
     ray_address: str | None = None
+    ensemble_tasks: bool = True
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -210,6 +220,10 @@ class GridConfig(BaseModel):
         for name in self.models:
             create_model(name, self.params.get(name, {}))  # a bad setting fails now
         for name, search in self.search.items():
+            if self.ensemble_tasks and ensemble_size(self.params.get(name, {})):
+                raise DataError(f"model {name!r}: a hyperparameter search and an ensemble "
+                                "split into member tasks do not combine; set "
+                                "ensemble_tasks = false")
             for setting in search.sample(0):
                 create_model(name, deep_merge(self.params.get(name, {}), setting))
         if not self.datasets and not self.transfer:
@@ -276,6 +290,12 @@ class GridConfig(BaseModel):
         common = {"model": model, "data": spec, "split": split, "folds": self.folds,
                   "fold": fold, "seed": seed}
         search = self.search.get(model)
+        size = ensemble_size(params) if self.ensemble_tasks else None
+        if size:
+            members = [Task(kind="member", params=params, member=k, **common)
+                       for k in range(size)]
+            return [*members, Task(kind="cv", params=params, ensemble=size,
+                                   after=[t.id for t in members], **common)]
         if search is None:
             return [Task(kind="cv", params=params, **common)]
         trials = [Task(kind="trial", params=deep_merge(params, setting), trial=i, **common)
@@ -296,6 +316,8 @@ class Task(BaseModel):
         data: the dataset (the source, for ``transfer``).
         split, folds, fold, seed: which fold (``cv`` and ``trial``).
         trial: index of the setting (``trial`` only).
+        member: index of the ensemble member (``member`` only; seed ``seed + member``).
+        ensemble: ensemble size of a ``cv`` task that combines its ``member`` tasks.
         search: the search whose trials pick this ``cv`` task's setting.
         after: ids of the tasks this one needs first (its trials).
         target: the dataset predicted by a ``transfer`` task.
@@ -311,6 +333,8 @@ class Task(BaseModel):
     fold: int = 0
     seed: int = 0
     trial: int | None = None
+    member: int | None = None
+    ensemble: int | None = None
     search: dict[str, Any] | None = None
     after: list[str] = Field(default_factory=list)
     target: DataSpec | None = None
@@ -319,7 +343,9 @@ class Task(BaseModel):
     def id(self) -> str:
         """``kind-model-dataset-split-sSEED-fFOLD-HASH``: readable, and unique
         because the hash covers every field."""
-        payload = self.model_dump(mode="json", exclude={"after"})
+        # fields added later enter the hash only when set, so earlier runs' ids hold
+        unset = {name for name in ("member", "ensemble") if getattr(self, name) is None}
+        payload = self.model_dump(mode="json", exclude={"after", *unset})
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
         parts = [self.kind, self.model, dataset_label(self.data)]
         if self.kind == "transfer" and self.target is not None:
@@ -328,8 +354,21 @@ class Task(BaseModel):
             parts += [self.split or "", f"s{self.seed}", f"f{self.fold}"]
         if self.trial is not None:
             parts.append(f"t{self.trial}")
+        if self.member is not None:
+            parts.append(f"m{self.member}")
         readable = "-".join(p for p in parts if p)
         return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', readable)}-{digest}"
+
+
+def ensemble_size(params: dict[str, Any]) -> int | None:
+    """Members of a deep ensemble set in ``params`` (``uncertainty.method =
+    "ensemble"``; the config's default size when not given), else None."""
+    from drpkit.uncertainty import UncertaintyConfig
+
+    settings = params.get("uncertainty") or {}
+    if settings.get("method") != "ensemble":
+        return None
+    return UncertaintyConfig(**settings).members
 
 
 def dataset_label(spec: DataSpec) -> str:

@@ -185,6 +185,7 @@ class RunStore:
                          "target": _label(task["target"]) if task.get("target") else None,
                          "split": task.get("split"), "seed": task["seed"],
                          "fold": task["fold"], "trial": task.get("trial"),
+                         "member": task.get("member"),
                          "seconds": result.get("seconds"), **result["metrics"]})
         return pd.DataFrame(rows)
 

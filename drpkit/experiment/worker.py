@@ -24,7 +24,13 @@ import pandas as pd
 from drpkit.data.container import DrugResponseData
 from drpkit.data.spec import DataSpec
 from drpkit.errors import DataError
-from drpkit.experiment.crossval import FoldResult, run_fold, run_trial
+from drpkit.experiment.crossval import (
+    FoldResult,
+    run_ensemble_fold,
+    run_fold,
+    run_member,
+    run_trial,
+)
 from drpkit.experiment.grid import Task
 from drpkit.experiment.store import TaskResult
 from drpkit.runs import package_versions
@@ -63,7 +69,8 @@ def limit_threads(threads: int) -> None:
 
 
 def execute(payload: dict[str, Any], threads: int = 1,
-            params: dict[str, Any] | None = None) -> TaskResult:
+            params: dict[str, Any] | None = None,
+            members: list[pd.DataFrame] | None = None) -> TaskResult:
     """Run the task described by ``payload`` (``Task.model_dump(mode="json")``).
 
     Args:
@@ -71,11 +78,17 @@ def execute(payload: dict[str, Any], threads: int = 1,
         threads: torch / BLAS threads for this task.
         params: hyperparameters to use instead of ``task.params`` (a searched
             model's ``cv`` task gets the setting its trials chose).
+        members: the outputs of an ensemble's ``member`` tasks, in member
+            order, which its ``cv`` task combines instead of fitting.
     """
     limit_threads(threads)
     task = Task(**payload)
     started = time.time()
-    result = RUNNERS[task.kind](task, task.params if params is None else params)
+    params = task.params if params is None else params
+    if members is not None:
+        result = _run_ensemble(task, params, members)
+    else:
+        result = RUNNERS[task.kind](task, params)
     import torch
 
     result.info.update({"host": platform.node(), "threads": threads,
@@ -98,6 +111,20 @@ def _run_trial(task: Task, params: dict[str, Any]) -> TaskResult:
     return _package(run_trial(data, task.model, task_fold(task), params), data, params)
 
 
+def _run_member(task: Task, params: dict[str, Any]) -> TaskResult:
+    data = load_data(task.data)
+    if task.member is None:
+        raise DataError(f"task {task.id}: a member task needs its member index")
+    return _package(run_member(data, task.model, task_fold(task), params, task.member), data,
+                    params)
+
+
+def _run_ensemble(task: Task, params: dict[str, Any], members: list[pd.DataFrame]) -> TaskResult:
+    data = load_data(task.data)
+    return _package(run_ensemble_fold(data, task.model, task_fold(task), params, members), data,
+                    params)
+
+
 def _run_transfer(task: Task, params: dict[str, Any]) -> TaskResult:
     from drpkit.experiment.transfer import run_transfer
 
@@ -112,7 +139,7 @@ def _run_transfer(task: Task, params: dict[str, Any]) -> TaskResult:
 
 
 RUNNERS: dict[str, Callable[[Task, dict[str, Any]], TaskResult]] = {
-    "cv": _run_cv, "trial": _run_trial, "transfer": _run_transfer}
+    "cv": _run_cv, "trial": _run_trial, "member": _run_member, "transfer": _run_transfer}
 
 
 def _package(result: FoldResult, data: DrugResponseData, params: dict[str, Any]) -> TaskResult:

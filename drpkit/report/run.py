@@ -27,7 +27,7 @@ from drpkit.experiment.store import CONFIG_FILE, RunStore
 KEY = ["seed", "fold"]  # one block of paired comparisons
 TASK_INFO = ("wall_seconds", "threads", "torch_threads", "peak_rss_mb", "started", "finished",
              "host")
-UNIQUE = ["kind", "model", "dataset", "target", "split", "seed", "fold", "trial"]
+UNIQUE = ["kind", "model", "dataset", "target", "split", "seed", "fold", "trial", "member"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ while a method runs, see :func:`drpkit.uncertainty.wrap.own_methods`).
 * ``ensemble``: ``members`` fits with seeds ``seed, seed+1, ...``; the model
   object itself is the first member (its history, explanations and input
   genes are those of that fit), the others are fresh instances of its class.
-  Members are fitted one after the other inside the task (K times the cost);
+  Members are fitted one after the other inside the task (K times the cost;
+  a benchmark grid runs them as tasks of their own, in parallel, and combines
+  them with :func:`drpkit.uncertainty.wrap.combine_members`);
   the mean of their predictions is the prediction that is scored.
 * ``mc-dropout``: the model is fitted once; at predict time ``passes``
   forward passes with the model's ``torch.nn.Dropout`` layers forced on give
@@ -61,7 +63,7 @@ METHODS.add("none", UncertaintyMethod)
 METHODS.add("conformal", UncertaintyMethod)
 
 
-def _spread(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def spread(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Mean of the point columns over ``frames``, with their sd as ``<column>_sd``;
     other columns are the first frame's."""
     out = frames[0].copy()
@@ -94,7 +96,7 @@ class Ensemble(UncertaintyMethod):
 
     def predict(self, model: DRPModel, data: DrugResponseData, pairs: pd.DataFrame) -> pd.DataFrame:
         own = model.predict(data, pairs)
-        return _spread([own] + [m.predict(data, pairs).set_index(own.index)
+        return spread([own] + [m.predict(data, pairs).set_index(own.index)
                                 for m in self.members])
 
     def save(self, directory: Path) -> None:
@@ -160,9 +162,9 @@ class MCDropout(UncertaintyMethod):
         plain = model.predict(data, pairs)
         with dropout_on(dropout_layers(model), model.config.seed):
             passes = [model.predict(data, pairs) for _ in range(model.config.uncertainty.passes)]
-        spread = _spread(passes)
+        spreads = spread(passes)
         out = plain.copy()
         for column in POINT_COLUMNS:
             if column in out:
-                out[f"{column}_sd"] = spread[f"{column}_sd"].to_numpy()
+                out[f"{column}_sd"] = spreads[f"{column}_sd"].to_numpy()
         return out

@@ -31,8 +31,9 @@ import pandas as pd
 
 from drpkit.data.container import DrugResponseData
 from drpkit.errors import DataError
+from drpkit.uncertainty.config import UncertaintyConfig
 from drpkit.uncertainty.conformal import Calibration
-from drpkit.uncertainty.methods import METHODS, UncertaintyMethod
+from drpkit.uncertainty.methods import METHODS, UncertaintyMethod, spread
 
 if TYPE_CHECKING:  # pragma: no cover
     from drpkit.models.base import DRPModel
@@ -101,6 +102,24 @@ def predict_with_uncertainty(model: DRPModel, data: DrugResponseData,
     with own_methods(model):
         out = fitted.method.predict(model, data, pairs)
     return out if fitted.calibration is None else fitted.calibration.apply(out, pairs)
+
+
+def combine_members(val_members: list[pd.DataFrame], test_members: list[pd.DataFrame],
+                    val: DrugResponseData, test_pairs: pd.DataFrame, cfg: UncertaintyConfig,
+                    classifier: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A deep ensemble's validation and test predictions from its members' own
+    predictions (one frame per member, rows in the order of ``val``'s and
+    ``test_pairs``' pairs): the mean and sd as :class:`~.methods.Ensemble` gives
+    them, then calibrated on ``val`` exactly as :func:`fit_with_uncertainty` does.
+    This is how a benchmark grid scores an ensemble whose members ran as tasks of
+    their own (in parallel), with the numbers of the in-task ensemble."""
+    val_pred, test_pred = spread(val_members), spread(test_members)
+    if cfg.calibrates:
+        pairs = val.responses[PAIR]
+        calibration = Calibration.from_validation(val_pred, val.responses, cfg, classifier)
+        val_pred, test_pred = calibration.apply(val_pred, pairs), calibration.apply(test_pred,
+                                                                                    test_pairs)
+    return val_pred, test_pred
 
 
 # ------------------------------------------------------------------- flags
