@@ -254,3 +254,29 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         assert image.size == (1400, 4000)
         colours = len(image.convert("RGB").getcolors(maxcolors=1400 * 4000))
     assert colours > 2000, f"the screenshot looks blank ({colours} colours)"
+
+
+@pytest.mark.integration
+def test_uncertainty_section_reports_each_models_calibration(tmp_path):
+    """Models run with an uncertainty method get a calibration table (the task
+    metrics, mean over folds) and risk-coverage, per-drug coverage and reliability
+    figures; a model without one is not in it."""
+    conformal = {"uncertainty": {"method": "conformal"}}
+    grid = {"name": "uq", "datasets": ["ccle"], "models": ["naive-drug", "ridge", "nihgcn"],
+            "splits": ["random"], "folds": 3, "workers": 1,
+            "params": {"ridge": {"n_genes": 300, **conformal},
+                       "nihgcn": {**GRID["params"]["nihgcn"], **conformal}}}
+    root = tmp_path / "run"
+    assert not run_grid(GridConfig.build(grid), root, progress=False, log=lambda m: None).failed
+    html = build_report(root).read_text()
+    section = sections(html)["uncertainty"]
+    rows = {m: c for m, *c in re.findall(r"<tr><td>([^<]+)</td>((?:<td>.*?</td>)+)</tr>",
+                                         section)}
+    assert set(rows) == {"ridge", "nihgcn"}
+    results = RunStore(root).results().set_index("model")
+    coverage = results.loc["ridge", "interval_coverage"].mean()
+    assert f"{coverage:.3f} ± " in rows["ridge"][0] and "90%" in rows["ridge"][0]
+    ece = results.loc["nihgcn", "ece"].mean()
+    assert f"{ece:.3f} ± " in rows["nihgcn"][0]
+    assert section.count("<img ") == 3  # risk-coverage, per-drug coverage, reliability
+    assert "Risk-coverage" not in sections(html)["ccle-random"]

@@ -8,7 +8,8 @@ URIs, and there is no script, font or link to fetch. Text from the run
 Layout: a header with the run's facts, a table of contents, an overview of
 finished and failed tasks, one section per (dataset, split kind) with its
 leaderboard and figures (:data:`drpkit.report.figures.FIGURES`), then the
-transfer tables, the hyperparameter search and the exact config.
+transfer tables, the hyperparameter search, extra outputs, uncertainty
+(:mod:`drpkit.report.uncertainty`), explanations and the exact config.
 """
 from __future__ import annotations
 
@@ -169,6 +170,11 @@ def render(run: ReportRun, boards: list[Leaderboard], transfer: list[Table],
     extras = outputs_and_artifacts(run)
     if extras is not None:
         sections.append(("artifacts", "Extra outputs and artifacts", table_html(extras)))
+    from drpkit.report.uncertainty import uncertainty_html  # intervals, sds, probabilities
+
+    calibrated = uncertainty_html(run, palette)
+    if calibrated is not None:
+        sections.append(("uncertainty", "Uncertainty", calibrated))
     from drpkit.explain.report import explanations_html  # drug-gene scores, if any
 
     explained = explanations_html(run)
