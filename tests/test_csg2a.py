@@ -98,6 +98,43 @@ def test_frozen_block_is_unchanged_by_fine_tuning():
     assert not torch.equal(net.head[-1].weight, head)
 
 
+@pytest.mark.parametrize("decay_queries", [True, False])
+def test_query_weights_are_exempt_from_weight_decay_when_asked(decay_queries):
+    """Under Adam's weight decay alone (a loss with zero gradient) the decayed
+    weights shrink; with decay_queries=false W_gene, W_comp, mu and sigma keep
+    their values, which is what keeps a long fit's attention from collapsing."""
+    from drpkit.train.trainer import parameter_groups
+
+    block = _block("gene-to-gene", n_genes=6, hidden=4)
+    net = CSG2ANet(block, 6, (16, 8), 0.1, frozen=False, decay_queries=decay_queries)
+    exempt = {"block.w_gene", "block.w_comp", "mu", "sigma"}
+    with torch.no_grad():
+        net.mu.fill_(0.5)  # 0 would stay 0 under decay
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    opt = torch.optim.Adam(parameter_groups(net, weight_decay=0.5), lr=0.05)
+    for _ in range(3):
+        opt.zero_grad()
+        out, _ = net(torch.randn(8, 6), torch.ones(8, 5), torch.full((8,), 10.),
+                     torch.full((8,), 72.))
+        (0.0 * out.sum()).backward()
+        opt.step()
+    after = dict(net.named_parameters())
+    for name in exempt:
+        assert torch.equal(after[name], before[name]) is (not decay_queries), name
+    assert after["head.0.0.weight"].abs().sum() < before["head.0.0.weight"].abs().sum()
+
+
+def test_unknown_names_in_no_weight_decay_are_an_error():
+    from drpkit.train.trainer import parameter_groups
+
+    class Named(torch.nn.Linear):
+        def no_weight_decay(self):
+            return {"weight", "no_such_parameter"}
+
+    with pytest.raises(ValueError, match="no_such_parameter"):
+        parameter_groups(Named(2, 2), 0.1)
+
+
 @pytest.fixture(scope="module")
 def lincs_dir(tmp_path_factory, small):
     from drpkit.data.lincs import write_lincs_example

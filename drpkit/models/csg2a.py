@@ -78,6 +78,10 @@ class CSG2AConfig(ModelConfig):
         head_hidden: widths of the three branches and the head (paper: 512, 64).
         dropout: dropout in the block and the head.
         batch_size: training pairs per step.
+        decay_queries: apply ``trainer.weight_decay`` to the per-gene query weights
+            ``W_gene``, ``W_comp`` and the scaling layer too. With it, a long fit can
+            shrink the queries to 0 (the LayerNorm after the first layer hides their
+            scale), leaving only the PPI path: the attention collapses.
         explain_cells: training cells per drug whose attention maps ``explain`` averages.
         explain_top: genes kept per drug in ``drug_gene_scores``.
         explain_pairs: gene pairs kept per drug in ``drug_gene_pair_attention``.
@@ -100,6 +104,7 @@ class CSG2AConfig(ModelConfig):
     head_hidden: list[int] = Field(default_factory=lambda: [512, 64], min_length=1)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     batch_size: int = Field(default=128, ge=2)
+    decay_queries: bool = True
     explain_cells: int = Field(default=8, ge=1)
     explain_top: int = Field(default=50, ge=1)
     explain_pairs: int = Field(default=200, ge=1)
@@ -299,7 +304,8 @@ class CSG2A(EarlyStoppingModel):
                             f"the checkpoint's {len(self.genes_)} genes, e.g. "
                             f"{name_list(absent)}")
         self.gene_median_, self.gene_scale_ = robust_scaling(expression.fillna(0.0))
-        return CSG2ANet(block, len(self.genes_), tuple(cfg.head_hidden), cfg.dropout, frozen)
+        return CSG2ANet(block, len(self.genes_), tuple(cfg.head_hidden), cfg.dropout, frozen,
+                        decay_queries=cfg.decay_queries)
 
     def _fit(self, train: DrugResponseData, val: DrugResponseData | None,
              epochs: int | None = None) -> None:

@@ -133,9 +133,9 @@ class CSG2ANet(nn.Module):
     """Scaling layer + CSG2A block + three branches + MLP head -> standardised ln IC50."""
 
     def __init__(self, block: CSG2ABlock, n_genes: int, head_hidden: tuple[int, ...],
-                 dropout: float, frozen: bool) -> None:
+                 dropout: float, frozen: bool, decay_queries: bool = True) -> None:
         super().__init__()
-        self.block, self.frozen = block, frozen
+        self.block, self.frozen, self.decay_queries = block, frozen, decay_queries
         self.mu = nn.Parameter(torch.zeros(1))
         self.sigma = nn.Parameter(torch.ones(1))
         width = head_hidden[0]
@@ -146,6 +146,15 @@ class CSG2ANet(nn.Module):
         self.head = nn.Sequential(*(_branch(a, b, dropout) for a, b in pairwise(sizes)),
                                   nn.Linear(sizes[-1], 1))
         block.requires_grad_(not frozen)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters the trainer does not decay (``decay_queries=False``): the
+        per-gene query weights and the scaling layer. The LayerNorm after the first
+        layer hides their scale from the loss, so decay alone would shrink them
+        towards 0 and the attention ``Q Q^T`` with them."""
+        if self.decay_queries:
+            return set()
+        return {"block.w_gene", "block.w_comp", "mu", "sigma"}
 
     def train(self, mode: bool = True) -> CSG2ANet:
         """As ``nn.Module.train``, but a frozen block stays in eval mode."""

@@ -115,6 +115,21 @@ class History:
         return self.seconds + (self.refit.seconds if self.refit is not None else 0.0)
 
 
+def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Adam parameter groups: every parameter decayed by ``weight_decay``, except
+    those the module names in ``no_weight_decay()`` (the convention of timm), which
+    get none. A model uses it for weights whose scale a later normalisation hides:
+    decay then shrinks them without limit (CSG2A's per-gene query weights)."""
+    exempt = set(module.no_weight_decay()) if hasattr(module, "no_weight_decay") else set()
+    named = list(module.named_parameters())
+    unknown = exempt - {name for name, _ in named}
+    if unknown:
+        raise ValueError(f"no_weight_decay() names unknown parameters: {sorted(unknown)}")
+    groups = [{"params": [p for n, p in named if n not in exempt], "weight_decay": weight_decay},
+              {"params": [p for n, p in named if n in exempt], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 class Trainer:
     """Fits a :class:`TrainingTask` with Adam and validation-based early stopping."""
 
@@ -136,8 +151,7 @@ class Trainer:
         fixed = epochs is not None
         generator = seed_everything(self.seed)
         module = task.module
-        optimiser = torch.optim.Adam(module.parameters(), lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay)
+        optimiser = torch.optim.Adam(parameter_groups(module, cfg.weight_decay), lr=cfg.lr)
         history = History()
         best_state = None if fixed else copy.deepcopy(module.state_dict())
         sign = 1.0 if task.mode == "min" else -1.0
