@@ -9,6 +9,10 @@ fit time, threads and versions. Example (the BENCHMARKS.md rows)::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_uncertainty.py --model ridge \\
         --splits random cell-blind drug-blind --params '{"uncertainty": {"method": "conformal"}}' \\
         --out benchmarks/results/uncertainty_gdsc2.jsonl
+
+``--transfer ccle`` instead scores the intervals on another dataset: the model is
+fitted once on all of ``--dataset`` (its validation part calibrates) by the transfer
+runner and every pair of the target is scored (split ``transfer to ccle``).
 """
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
-        "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse")
+        "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
+        *(f"{m}[{g}]" for g in ("seen", "new cell", "new drug", "new both")
+          for m in ("n", "interval_coverage", "pcc")))
 
 
 def main() -> None:
@@ -33,6 +39,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--params", default='{"uncertainty": {"method": "conformal"}}')
     parser.add_argument("--out", default="benchmarks/results/uncertainty_gdsc2.jsonl")
+    parser.add_argument("--transfer", metavar="TARGET",
+                        help="score on this dataset after fitting on all of --dataset")
     args = parser.parse_args()
 
     import torch
@@ -44,19 +52,32 @@ def main() -> None:
 
     params = {"seed": args.seed, **json.loads(args.params)}
     data = load_dataset(args.dataset)
+
+    def record(split: str, fold: int, metrics: dict, start: float) -> None:
+        row = {"model": args.model, "dataset": args.dataset, "split": split,
+               "fold": fold, "seed": args.seed, "params": params,
+               **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
+               "seconds": round(time.perf_counter() - start, 1),
+               "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
+               "versions": package_versions()}
+        print(json.dumps(row), flush=True)
+        with open(args.out, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    if args.transfer:
+        from drpkit.data.spec import DataSpec
+        from drpkit.experiment.transfer import run_transfer
+
+        start = time.perf_counter()
+        target = DataSpec(dataset=args.transfer).load(defer_missing=True)
+        outcome = run_transfer(data, target, args.model, params, seed=args.seed)
+        record(f"transfer to {args.transfer}", 0, outcome.metrics, start)
+        return
     for split in args.splits:
         for fold in make_folds(data, split, args.folds, args.seed):
             start = time.perf_counter()
             result = run_fold(data, args.model, fold, params)
-            row = {"model": args.model, "dataset": args.dataset, "split": split,
-                   "fold": fold.fold, "seed": args.seed, "params": params,
-                   **{k: round(float(result.metrics[k]), 4) for k in KEYS if k in result.metrics},
-                   "seconds": round(time.perf_counter() - start, 1),
-                   "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
-                   "versions": package_versions()}
-            print(json.dumps(row), flush=True)
-            with open(args.out, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            record(split, fold.fold, result.metrics, start)
 
 
 if __name__ == "__main__":

@@ -25,3 +25,21 @@ def uncertainty(args: list[str]) -> str:
                      "mean width (ln IC50)", "per-drug coverage sd", "worst drug's coverage",
                      "AURC", "AURC constant width"], rows,
                     ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+GROUPS = ("seen", "new cell", "new drug", "new both")
+
+
+@generator("uncertainty-transfer")
+def uncertainty_transfer(args: list[str]) -> str:
+    """Coverage of the transfer rows by novelty of the target pair (pairs; coverage; PCC)."""
+    frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
+    frame = frame[frame["split"].str.startswith("transfer")]
+    rows = []
+    for r in frame.to_dict("records"):
+        setting = ", ".join(f"{k}={v}" for k, v in r["params"]["uncertainty"].items())
+        rows.append([r["model"], f"`{setting}`", r["split"], *(
+            f"{int(r[f'n[{g}]']):,}: {100 * r[f'interval_coverage[{g}]']:.1f} % "
+            f"(PCC {r[f'pcc[{g}]']:.2f})" for g in GROUPS)])
+    return md_table(["model", "uncertainty", "target", *(f"{g}: pairs, coverage (PCC)" for g in GROUPS)],
+                    rows, ["---", "---", "---", "---:", "---:", "---:", "---:"])

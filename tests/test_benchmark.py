@@ -376,6 +376,24 @@ def test_transfer_gdsc2_to_ccle_beats_chance_and_splits_by_novelty(gdsc2_ccle):
     # within known drugs, expression-based ranking of cells carries over to CCLE
     assert outcome.metrics["auroc[new cell]"] > 0.6
     assert outcome.metrics["drug_pcc_mean"] > 0.1
+    assert "interval_coverage[seen]" not in outcome.metrics  # no intervals asked for
+
+
+def test_transfer_reports_interval_coverage_per_novelty_group(gdsc2_ccle):
+    gdsc2, ccle = gdsc2_ccle
+    from conftest import cut_subset
+
+    source = cut_subset(gdsc2, 300, 60)
+    outcome = run_transfer(source, ccle, "ridge",
+                           {"n_genes": 500, "uncertainty": {"method": "conformal"}}, seed=0)
+    frame, metrics = outcome.predictions, outcome.metrics
+    for group in ("seen", "new drug"):
+        part = frame[frame["novelty"] == group]
+        inside = (part["y"] >= part["value_lo"]) & (part["y"] <= part["value_hi"])
+        assert metrics[f"interval_coverage[{group}]"] == pytest.approx(inside.mean())
+    n = {g: metrics[f"n[{g}]"] for g in ("seen", "new cell", "new drug", "new both")}
+    pooled = sum(metrics.get(f"interval_coverage[{g}]", 0) * k for g, k in n.items())
+    assert pooled / sum(n.values()) == pytest.approx(metrics["interval_coverage"])
 
 
 

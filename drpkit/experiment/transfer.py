@@ -294,11 +294,15 @@ def _impute_target(target: DrugResponseData, source: DrugResponseData,
 
 
 def novelty_metrics(frame: pd.DataFrame) -> dict[str, float]:
-    """Pairs, AUROC and PCC within each novelty group (``n[new drug]``, ...)."""
+    """Pairs, AUROC and PCC within each novelty group (``n[new drug]``, ...), and
+    the intervals' coverage there when the model gives intervals."""
     out: dict[str, float] = {}
     for group in NOVELTY:
         part = frame[frame["novelty"] == group]
         out[f"n[{group}]"] = float(len(part))
+        if {"value_lo", "value_hi"} <= set(part) and len(part) and part["y"].notna().all():
+            inside = (part["y"] >= part["value_lo"]) & (part["y"] <= part["value_hi"])
+            out[f"interval_coverage[{group}]"] = float(inside.mean())
         labelled = part[part["label"].notna()]
         if labelled["label"].nunique() == 2:
             out[f"auroc[{group}]"] = auroc(labelled["label"].to_numpy(float),
