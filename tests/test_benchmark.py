@@ -260,6 +260,26 @@ def test_time_estimate_costs_each_task_at_its_own_models_mean():
                      left=Counter({"new": 1})).eta_seconds() is None
 
 
+def test_a_log_without_terminal_names_long_running_tasks(monkeypatch):
+    """Without a terminal only ended tasks were logged: an hour-long task looked hung."""
+    from drpkit.experiment import executors
+
+    lines: list[str] = []
+    progress = _Progress(total=3, done=1, slots=1, enabled=False, log=lines.append,
+                         left=Counter({"gcn": 2}), seconds={"gcn": [60.0]})
+    task = Task(kind="cv", model="gcn", data={"dataset": "ccle"}, split="random")
+    progress.started(task)
+    progress.update(1)
+    assert lines == []  # not yet: the heartbeat waits HEARTBEAT_SECONDS
+    monkeypatch.setattr(executors, "HEARTBEAT_SECONDS", 0.0)
+    progress.update(1)
+    assert len(lines) == 1 and task.id in lines[0] and "running" in lines[0]
+    progress.finished(task, TaskResult(metrics={}, predictions=pd.DataFrame(),
+                                       info={"seconds": 1.0}))
+    progress.update(0)
+    assert len(lines) == 2 and lines[1].startswith("[2/3] " + task.id)  # nothing running
+
+
 @pytest.mark.integration
 def test_sigkill_then_restart_keeps_finished_tasks_identical(tmp_path):
     config = tmp_path / "grid.toml"

@@ -240,6 +240,7 @@ def run_grid(config: GridConfig, run_dir: str | Path, progress: bool | None = No
                     continue
                 running[backend.submit(task.model_dump(mode="json"), config.threads,
                                        params, members)] = task
+                display.started(task)
             display.update(len(running))
             if not running:
                 continue
@@ -332,9 +333,15 @@ def task_seconds(info: dict[str, Any]) -> float | None:
     return None if took is None else float(took)
 
 
+HEARTBEAT_SECONDS = 600.0
+
+
 class _Progress:
     """tqdm bar on a terminal; otherwise one line per ended task. Both show
-    done / running / failed and the estimated time left.
+    done / running / failed and the estimated time left. Without a terminal (a log
+    file, a batch job), a line naming the running tasks and their time so far is
+    also written after ``HEARTBEAT_SECONDS`` without any, so a long task shows it
+    is alive.
 
     The estimate is per model: a grid mixes baselines that take milliseconds
     with graph models that take minutes, so each unfinished task is costed at
@@ -352,6 +359,11 @@ class _Progress:
         self.seconds = defaultdict(list, {m: list(s) for m, s in (seconds or {}).items()})
         self.bar = tqdm(total=total, initial=done, desc="benchmark", dynamic_ncols=True,
                         disable=None if enabled is None else not enabled)
+        self.since: dict[str, float] = {}  # running task id -> start (monotonic)
+        self.last_line = time.monotonic()
+
+    def started(self, task: Task) -> None:
+        self.since[task.id] = time.monotonic()
 
     def eta_seconds(self) -> float | None:
         """Estimated seconds until every unfinished task has ended (None: no timing yet)."""
@@ -376,10 +388,18 @@ class _Progress:
         self.bar.set_postfix_str(f"running {running}, failed {self.failures}, "
                                  f"about {self._eta()} left", refresh=False)
         self.bar.refresh()
+        now = time.monotonic()
+        if self.bar.disable and self.since and now - self.last_line >= HEARTBEAT_SECONDS:
+            tasks = ", ".join(f"{task_id} ({(now - start) / 60:.0f} min)"
+                              for task_id, start in self.since.items())
+            self.log(f"[{self.done}/{self.total}] running: {tasks}; about {self._eta()} left")
+            self.last_line = now
 
     def finished(self, task: Task, result: TaskResult) -> None:
         self.done += 1
         self.left[task.model] -= 1
+        self.since.pop(task.id, None)
+        self.last_line = time.monotonic()
         took = task_seconds(result.info)
         if took is not None:
             self.seconds[task.model].append(took)
@@ -392,6 +412,7 @@ class _Progress:
     def failed(self, task: Task, error: str) -> None:
         self.failures += 1
         self.left[task.model] -= 1
+        self.since.pop(task.id, None)
         message = f"FAILED {task.id}: {error}"
         if self.bar.disable:
             self.log(message)
