@@ -120,7 +120,8 @@ def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[
     those the module names in ``no_weight_decay()`` (the convention of timm), which
     get none. A model uses it for weights whose scale a later normalisation hides:
     decay then shrinks them without limit (CSG2A's per-gene query weights)."""
-    exempt = set(module.no_weight_decay()) if hasattr(module, "no_weight_decay") else set()
+    names = getattr(module, "no_weight_decay", None)
+    exempt: set[str] = set(names()) if callable(names) else set()
     named = list(module.named_parameters())
     unknown = exempt - {name for name, _ in named}
     if unknown:
