@@ -281,3 +281,16 @@ def test_equal_widths_up_to_rounding_rank_as_the_constant_baseline():
     assert len(np.unique(width)) > 1  # the rounding is there
     out = aurc(errors, width)
     assert out["aurc"] == pytest.approx(out["aurc_constant"], rel=1e-12)
+
+
+def test_risk_coverage_ranks_unbounded_intervals_last_without_warnings():
+    """An infinite width made the rescaling divide inf by inf: every width became
+    NaN or 0 and the ranking was lost."""
+    from drpkit.evaluate.calibration import risk_coverage
+
+    errors = np.array([0.1, 0.2, 5.0, 9.0])
+    widths = np.array([1.0, 2.0, np.inf, np.nan])
+    with np.errstate(all="raise"):
+        curve = risk_coverage(errors, widths)
+    np.testing.assert_allclose(curve["risk"][:2], [0.1, 0.15])
+    assert curve["risk"].iloc[-1] == pytest.approx(errors.mean())

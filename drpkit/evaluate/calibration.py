@@ -76,7 +76,10 @@ def risk_coverage(errors: np.ndarray, uncertainty: np.ndarray) -> pd.DataFrame:
     errors, uncertainty = np.asarray(errors, np.float64), np.asarray(uncertainty, np.float64)
     # equal up to rounding counts as tied: a width computed as (yhat + q) - (yhat - q)
     # differs in the last bits with |yhat|, which must not become a ranking
-    scale = float(np.max(np.abs(uncertainty))) if len(uncertainty) else 1.0
+    # an infinite or missing uncertainty (an interval crepes could not bound) ranks last
+    uncertainty = np.where(np.isnan(uncertainty), np.inf, uncertainty)
+    finite = np.isfinite(uncertainty)
+    scale = float(np.max(np.abs(uncertainty[finite]))) if finite.any() else 1.0
     uncertainty = np.round(uncertainty / (scale or 1.0), 9)
     order = np.argsort(uncertainty, kind="stable")
     e, u = errors[order], uncertainty[order]
