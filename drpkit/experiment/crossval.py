@@ -160,7 +160,8 @@ def run_ensemble_fold(data: DrugResponseData, model: str, fold: Fold, params: di
     """Score a deep ensemble on ``fold`` from its members' outputs (``run_member``'s
     predictions, in member order): the numbers ``run_fold`` gives the same model
     fitted with its in-task ensemble, without fitting anything here. No explanation
-    artifacts (those come from a fitted model)."""
+    artifacts (those come from a fitted model); ``seconds`` is the combining time, the
+    fitting time is in the member tasks."""
     from drpkit.uncertainty.wrap import combine_members
 
     estimator = _estimator(model, params)
