@@ -82,6 +82,13 @@ def _csg2a_task(args: argparse.Namespace):
     return store, pick["id"].iloc[0], pick["dataset"].iloc[0]
 
 
+def _attention_scale(store, task_id: str) -> float | None:
+    """Mean |entry| of the task's per-drug attention maps (0: the attention collapsed)."""
+    artifacts = store.artifacts(task_id)
+    maps = artifacts.get("drug_attention_map")
+    return None if maps is None else round(float(maps["attention"].abs().mean()), 4)
+
+
 def cmd_from_run(args: argparse.Namespace) -> None:
     """A timing row from a finished csg2a task of a benchmark run: its training
     history, metrics and the peak memory its worker recorded."""
@@ -107,7 +114,8 @@ def cmd_from_run(args: argparse.Namespace) -> None:
            "threads": result.get("torch_threads"), "source": f"benchmark task {task_id}",
            "load": args.load, "genes": genes, "train_pairs": len(fold.train),
            "fit_seconds": round(history["seconds"], 1), "epochs": history["epochs_run"],
-           "best_epoch": history["best_epoch"],
+           "best_epoch": history["best_epoch"], "best_val_loss": round(history["best_score"], 5),
+           "attention_abs_mean": _attention_scale(store, task_id),
            "seconds_per_epoch": round(history["seconds"] / max(history["epochs_run"], 1), 2),
            "train_samples_per_second": round(
                len(fold.train) * history["epochs_run"] / max(history["seconds"], 1e-9)),

@@ -126,3 +126,21 @@ def csg2a_moa(args: list[str]) -> str:
                      "mean PCC within / across", "median within / across",
                      "median difference", "p (Mann-Whitney)"], rows,
                     ["---", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+@generator("csg2a-decay")
+def csg2a_decay(args: list[str]) -> str:
+    """Weight decay on the query weights or not (``csg2a_ablation/decay_queries.jsonl``,
+    ``bench_csg2a.py from-run`` rows): validation loss that chose the default, epochs,
+    test metrics and the scale of the learned attention."""
+    rows = []
+    for r in read_jsonl("csg2a_ablation/decay_queries.jsonl"):
+        decayed = r["params"].get("decay_queries", True)
+        rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}",
+                     "decayed (earlier default)" if decayed else "not decayed (default now)",
+                     f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
+                     f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
+                     f"{r['drug_pcc_mean']:.3f}", f"{r['attention_abs_mean']:.3f}"])
+    return md_table(["fold", "query weights", "validation loss (best)", "epochs (best)", "fit",
+                     "test RMSE", "test PCC", "test PCC per drug", "mean abs. attention"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
