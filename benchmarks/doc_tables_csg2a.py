@@ -137,7 +137,7 @@ def csg2a_decay(args: list[str]) -> str:
     for r in read_jsonl("csg2a_ablation/decay_queries.jsonl"):
         decayed = r["params"].get("decay_queries", True)
         rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}",
-                     "decayed (earlier default)" if decayed else "not decayed (default now)",
+                     "decayed (the default)" if decayed else "not decayed",
                      f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
                      f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}", f"{r['attention_abs_mean']:.3f}"])
