@@ -36,14 +36,31 @@ def interval_metrics(y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     inside = (y >= lo) & (y <= hi)
     out = {"coverage": float(inside.mean()), "width_mean": float(np.mean(hi - lo))}
     if drugs is not None:
-        per_drug = pd.Series(inside).groupby(np.asarray(drugs)).agg(["mean", "size"])
-        per_drug = per_drug.loc[per_drug["size"] >= MIN_DRUG_PAIRS, "mean"]
+        per_drug = drug_coverage(y, lo, hi, drugs)
         if len(per_drug):
             out.update({"drug_coverage_mean": float(per_drug.mean()),
                         "drug_coverage_sd": float(per_drug.std(ddof=0)),
                         "drug_coverage_min": float(per_drug.min()),
                         "drug_coverage_max": float(per_drug.max())})
     return out
+
+
+def drug_coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  drugs: np.ndarray) -> pd.Series:
+    """Each drug's share of pairs inside ``[lo, hi]``, over drugs with >= 10 pairs."""
+    y, lo, hi = (np.asarray(a, np.float64) for a in (y, lo, hi))
+    per_drug = pd.Series((y >= lo) & (y <= hi)).groupby(np.asarray(drugs)).agg(["mean", "size"])
+    return per_drug.loc[per_drug["size"] >= MIN_DRUG_PAIRS, "mean"]
+
+
+def value_spread(frame: pd.DataFrame) -> np.ndarray | None:
+    """The per-pair spread of predicted values that ranks them by uncertainty: the
+    interval width ``value_hi - value_lo``, else ``value_sd``; None without either."""
+    if {"value_lo", "value_hi"} <= set(frame):
+        return (frame["value_hi"] - frame["value_lo"]).to_numpy(np.float64)
+    if "value_sd" in frame:
+        return frame["value_sd"].to_numpy(np.float64)
+    return None
 
 
 def reliability_table(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
@@ -118,11 +135,7 @@ def uncertainty_metrics(frame: pd.DataFrame) -> dict[str, float]:
                                  frame["drug"].to_numpy())
         out.update({f"interval_{k}": v for k, v in stats.items()})
     if has_value:
-        spread = None
-        if {"value_lo", "value_hi"} <= set(frame):
-            spread = (frame["value_hi"] - frame["value_lo"]).to_numpy(np.float64)
-        elif "value_sd" in frame:
-            spread = frame["value_sd"].to_numpy(np.float64)
+        spread = value_spread(frame)
         if spread is not None:
             out.update(aurc(np.abs(frame["y"] - frame["yhat"]).to_numpy(np.float64), spread))
     labelled = frame["label"].notna() if "label" in frame else pd.Series(False, frame.index)

@@ -106,11 +106,20 @@ def run_fold(data: DrugResponseData, model: str | DRPModel, fold: Fold,
     data = _prepared(estimator, data, fold, [fold.val, fold.test])
     train, val, seconds = _fit(estimator, data, fold)
     test = data.subset(fold.test)
-    test_frame = scored_frame(test, estimator.predict(train, test.responses[PAIR]), train)
-    val_frame = scored_frame(val, estimator.predict(train, val.responses[PAIR]), train)
+    test_pred = estimator.predict(train, test.responses[PAIR])
+    metrics, test_frame = _scored(train, val, test,
+                                  estimator.predict(train, val.responses[PAIR]), test_pred)
+    return FoldResult(estimator.name, fold, metrics, test_frame, seconds, estimator,
+                      estimator.explain(train))
+
+
+def _scored(train: DrugResponseData, val: DrugResponseData, test: DrugResponseData,
+            val_pred: pd.DataFrame, test_pred: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """Test metrics (threshold chosen on the validation predictions) and the scored
+    test frame with its mean-effects baseline column."""
+    test_frame = scored_frame(test, test_pred, train)
     test_frame["baseline"] = additive_baseline(train, test)
-    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
-                      seconds, estimator, estimator.explain(train))
+    return fold_metrics(test_frame, scored_frame(val, val_pred, train)), test_frame
 
 
 def run_trial(data: DrugResponseData, model: str | DRPModel, fold: Fold,
@@ -145,14 +154,11 @@ def run_member(data: DrugResponseData, model: str, fold: Fold, params: dict,
     test = data.subset(fold.test)
     raw = {name: estimator.predict(train, part.responses[PAIR]).reset_index(drop=True)
            for name, part in (("val", val), ("test", test))}
-    test_frame, val_frame = scored_frame(test, raw["test"], train), scored_frame(val, raw["val"],
-                                                                                  train)
-    test_frame["baseline"] = additive_baseline(train, test)
+    metrics, _ = _scored(train, val, test, raw["val"], raw["test"])
     outputs = pd.concat([pd.concat([part.responses[PAIR].reset_index(drop=True), raw[name]],
                                    axis=1).assign(part=name)
                          for name, part in (("val", val), ("test", test))], ignore_index=True)
-    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), outputs,
-                      seconds, estimator)
+    return FoldResult(estimator.name, fold, metrics, outputs, seconds, estimator)
 
 
 def run_ensemble_fold(data: DrugResponseData, model: str, fold: Fold, params: dict,
@@ -174,10 +180,9 @@ def run_ensemble_fold(data: DrugResponseData, model: str, fold: Fold, params: di
     val_pred, test_pred = combine_members(parts["val"], parts["test"], val, test.responses[PAIR],
                                           estimator.config.uncertainty,
                                           classifier="score" in estimator.outputs)
-    test_frame, val_frame = scored_frame(test, test_pred, train), scored_frame(val, val_pred, train)
-    test_frame["baseline"] = additive_baseline(train, test)
-    return FoldResult(estimator.name, fold, fold_metrics(test_frame, val_frame), test_frame,
-                      time.perf_counter() - start, estimator)
+    metrics, test_frame = _scored(train, val, test, val_pred, test_pred)
+    return FoldResult(estimator.name, fold, metrics, test_frame, time.perf_counter() - start,
+                      estimator)
 
 
 def _member_part(outputs: pd.DataFrame, name: str, part: DrugResponseData,

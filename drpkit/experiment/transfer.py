@@ -61,6 +61,7 @@ from drpkit.data.user_files import (
     view_medians,
 )
 from drpkit.errors import DataError
+from drpkit.evaluate.calibration import interval_metrics
 from drpkit.evaluate.metrics import auroc, evaluate_predictions, pcc
 from drpkit.experiment.crossval import (
     PAIR,
@@ -301,8 +302,8 @@ def novelty_metrics(frame: pd.DataFrame) -> dict[str, float]:
         part = frame[frame["novelty"] == group]
         out[f"n[{group}]"] = float(len(part))
         if {"value_lo", "value_hi"} <= set(part) and len(part) and part["y"].notna().all():
-            inside = (part["y"] >= part["value_lo"]) & (part["y"] <= part["value_hi"])
-            out[f"interval_coverage[{group}]"] = float(inside.mean())
+            out[f"interval_coverage[{group}]"] = interval_metrics(
+                part["y"], part["value_lo"], part["value_hi"])["coverage"]
         labelled = part[part["label"].notna()]
         if labelled["label"].nunique() == 2:
             out[f"auroc[{group}]"] = auroc(labelled["label"].to_numpy(float),

@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from drpkit.evaluate.calibration import MIN_DRUG_PAIRS, reliability_table, risk_coverage
+from drpkit.evaluate.calibration import (
+    MIN_DRUG_PAIRS,
+    drug_coverage,
+    reliability_table,
+    risk_coverage,
+    value_spread,
+)
 
 METRICS = {"interval_coverage": "coverage", "interval_width_mean": "mean width",
            "interval_drug_coverage_sd": "per-drug coverage sd",
@@ -47,17 +53,9 @@ def _setting(run: Any, task_id: str) -> tuple[str, float | None]:
     return text, 1 - float(settings.get("alpha", 0.1))
 
 
-def _mean_sd(values: pd.Series) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return ""
-    return f"{values.mean():.3f}" if len(values) == 1 else \
-        f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
-
-
 def calibration_table(run: Any, tasks: pd.DataFrame, title: str):
     """One row per model of ``tasks`` that has uncertainty metrics."""
-    from drpkit.report.tables import Table
+    from drpkit.report.tables import Table, mean_sd
 
     shown = [m for m in METRICS if m in tasks and tasks[m].notna().any()]
     rows = []
@@ -67,7 +65,7 @@ def calibration_table(run: Any, tasks: pd.DataFrame, title: str):
             continue
         method, nominal = _setting(run, part["id"].iloc[0])
         rows.append([model, method, "" if nominal is None else f"{nominal:.0%}", str(len(part)),
-                     *(_mean_sd(part[m]) for m in shown)])
+                     *(mean_sd(part[m].mean(), part[m].std()) for m in shown)])
     if not rows:
         return None
     return Table(title, ["Model", "Uncertainty", "Nominal", "Tasks",
@@ -77,14 +75,6 @@ def calibration_table(run: Any, tasks: pd.DataFrame, title: str):
                         "beside the same for a constant width, which ranks no pair.")])
 
 
-def _spread(rows: pd.DataFrame) -> np.ndarray | None:
-    if {"value_lo", "value_hi"} <= set(rows):
-        return (rows["value_hi"] - rows["value_lo"]).to_numpy(np.float64)
-    if "value_sd" in rows:
-        return rows["value_sd"].to_numpy(np.float64)
-    return None
-
-
 def figures(predictions: pd.DataFrame, models: list[str], nominal: dict[str, float | None],
             palette: dict, title: str) -> list[tuple[str, Figure]]:
     """Risk-coverage, per-drug coverage and reliability figures of pooled test predictions."""
@@ -92,7 +82,7 @@ def figures(predictions: pd.DataFrame, models: list[str], nominal: dict[str, flo
 
     out: list[tuple[str, Figure]] = []
     by_model = {m: predictions[predictions["model"] == m] for m in models}
-    spreads = {m: _spread(r) for m, r in by_model.items() if len(r) and r["yhat"].notna().all()}
+    spreads = {m: value_spread(r) for m, r in by_model.items() if len(r) and r["yhat"].notna().all()}
     ranked = {m: by_model[m] for m, s in spreads.items() if s is not None}
     if ranked:
         fig, (ax,) = _figure(1, 1, 3.6, f"Risk-coverage: {title}")
@@ -113,9 +103,8 @@ def figures(predictions: pd.DataFrame, models: list[str], nominal: dict[str, flo
         fig, (ax,) = _figure(1, 1, 3.2, f"Coverage per drug: {title}")
         boxes = []
         for rows in covered.values():
-            inside = (rows["y"] >= rows["value_lo"]) & (rows["y"] <= rows["value_hi"])
-            per_drug = inside.groupby(rows["drug"]).agg(["mean", "size"])
-            boxes.append(per_drug.loc[per_drug["size"] >= MIN_DRUG_PAIRS, "mean"].to_numpy())
+            boxes.append(drug_coverage(rows["y"], rows["value_lo"], rows["value_hi"],
+                                       rows["drug"]).to_numpy())
         ax.boxplot(boxes, tick_labels=list(covered), vert=False)
         for model in covered:
             if nominal.get(model) is not None:
