@@ -47,9 +47,10 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
 
     Writes config, metrics, predictions, the training cells' expression
     statistics (for `drpkit predict`) and the model."""
+    from drpkit.data.reference import expression_reference
     from drpkit.experiment import run_fold, run_trial
     from drpkit.models import MODELS
-    from drpkit.predict import REFERENCE_FILE, expression_reference
+    from drpkit.predict import REFERENCE_FILE
     from drpkit.runs import atomic_directory, package_versions, write_json
     from drpkit.splits import SPLITS, holdout_fold, make_folds
 
