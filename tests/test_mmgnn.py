@@ -196,3 +196,41 @@ def test_unseen_drugs_get_finite_predictions(small):
     train_drugs = set(small.responses["drug"].iloc[fold.train])
     assert not set(result.predictions["drug"]) & train_drugs
     assert np.isfinite(result.predictions["yhat"]).all()
+
+
+def test_size_buckets_keep_every_pair_once_and_cut_padding():
+    from drpkit.models.mmgnn import size_bucketed
+
+    generator = torch.Generator().manual_seed(0)
+    sizes = torch.randint(5, 97, (5000,), generator=generator)
+    order = torch.randperm(5000, generator=generator)
+    batches = size_bucketed(order, sizes, 256, 8, generator)
+    assert sorted(torch.cat(batches).tolist()) == list(range(5000))
+    assert max(len(b) for b in batches) == 256
+    padded = sum(len(b) * int(sizes[b].max()) for b in batches)
+    plain = sum(len(b) * int(sizes[b].max()) for b in order.split(256))
+    assert padded < 0.75 * plain
+
+
+@integration
+def test_trimming_batch_padding_leaves_outputs_unchanged(small, fold, fitted, monkeypatch):
+    """A batch is cut to its largest drug (mmgnn_net._trimmed); outputs must equal
+    those of the drugs padded to the largest of all."""
+    from drpkit.models.mmgnn import _Pairs
+    from drpkit.nn import mmgnn_net
+
+    model, data = fitted
+    train = data.subset(fold.train)
+    pairs = small.responses.iloc[fold.test[:200]][["cell", "drug"]]
+    net = model.module_.eval()
+    drugs = list(pd.unique(pairs["drug"]))
+    part = _Pairs(model, train, pairs, {d: i for i, d in enumerate(drugs)})
+    prepared = net.drug.prepare(train, drugs)
+    few = part.d == part.d[0]  # rows of one drug only: shorter than the longest drug
+    with torch.no_grad():
+        trimmed = net(prepared, part.x[few], part.s[few], part.d[few], need_weights=True)
+        monkeypatch.setattr(mmgnn_net, "_trimmed", lambda tokens: tokens)
+        padded = net(prepared, part.x[few], part.s[few], part.d[few], need_weights=True)
+    assert trimmed.attention.shape[1] < padded.attention.shape[1]
+    torch.testing.assert_close(trimmed.value, padded.value)
+    torch.testing.assert_close(trimmed.logit, padded.logit)

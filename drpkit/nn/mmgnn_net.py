@@ -153,7 +153,7 @@ class MMGNNNet(nn.Module):
         attention = drug_mask = None
         if self.shape.cross_attention:
             assert drug_tokens is not None  # encode_drugs gives tokens with cross-attention
-            drug = Tokens(drug_tokens.h[d], drug_tokens.mask[d])
+            drug = _trimmed(Tokens(drug_tokens.h[d], drug_tokens.mask[d]))
             if self.pathways is not None:
                 assert s is not None
                 cell = Tokens(self.cell_tokens(self.pathways.forward_tokens(s)),
@@ -169,6 +169,14 @@ class MMGNNNet(nn.Module):
             parts.append(self.pathways(s))
         out = self.head(torch.cat(parts, dim=1))
         return PairOutput(out[:, 0], out[:, 1], attention, drug_mask)
+
+
+def _trimmed(tokens: Tokens) -> Tokens:
+    """``tokens`` without the padding columns that no row of this batch uses: drugs are
+    padded to the largest of all drugs, a batch needs only its own largest
+    (``to_dense_batch`` puts the real atoms first, so this drops padding only)."""
+    length = int(tokens.mask.sum(1).max()) if tokens.mask.numel() else 0
+    return Tokens(tokens.h[:, :length], tokens.mask[:, :length])
 
 
 def _ones(like: Tensor, length: int = 1) -> Tensor:
