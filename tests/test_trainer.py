@@ -1,6 +1,7 @@
 """The shared trainer: loss falls, early stopping on validation restores the best epoch."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -78,3 +79,28 @@ def test_fixed_epochs_run_exactly_and_keep_the_last_weights():
     with torch.no_grad():
         last = float(nn.functional.mse_loss(module(x).squeeze(-1), y))
     assert last < history.train_loss[-1]  # the logged loss is before the 7th update
+
+
+def test_cosine_schedule_falls_from_lr_to_zero_over_max_epochs(monkeypatch):
+    import math
+
+    seen = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):  # the lr of every optimiser step
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    x, y = _data()
+    for schedule in ("constant", "cosine"):
+        seen.clear()
+        Trainer(TrainerConfig(max_epochs=8, patience=100, lr=0.1, schedule=schedule,
+                              progress=False)).fit(_Task(nn.Linear(10, 1), x, y, x, y))
+        expected = [0.1 if schedule == "constant" else 0.05 * (1 + math.cos(math.pi * k / 8))
+                    for k in range(8)]
+        assert seen == [pytest.approx(e) for e in expected], schedule
+    seen.clear()  # a refit of 3 epochs follows the first 3 epochs of the same curve
+    Trainer(TrainerConfig(max_epochs=8, lr=0.1, schedule="cosine", progress=False)).fit(
+        _NoValidation(nn.Linear(10, 1), x, y, x, y), epochs=3)
+    assert seen == [pytest.approx(0.05 * (1 + math.cos(math.pi * k / 8))) for k in range(3)]

@@ -45,6 +45,10 @@ class TrainerConfig(BaseModel):
         eval_every: validate every this many epochs.
         refit: after early stopping, train a fresh network on training +
             validation pairs for the number of epochs validation chose.
+        schedule: learning rate per epoch: ``constant``, or ``cosine``: from ``lr``
+            down to 0 at ``max_epochs`` (``torch.optim.lr_scheduler.CosineAnnealingLR``;
+            a refit follows the same curve), so a short budget of epochs still ends
+            with small steps.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -58,6 +62,7 @@ class TrainerConfig(BaseModel):
     progress: bool | None = None  # None: show a bar only on an interactive terminal
     eval_every: int = 1
     refit: bool = False  # after early stopping, retrain on train + validation for the chosen epochs
+    schedule: Literal["constant", "cosine"] = "constant"
 
 
 class TrainingTask(Protocol):
@@ -153,6 +158,8 @@ class Trainer:
         generator = seed_everything(self.seed)
         module = task.module
         optimiser = torch.optim.Adam(parameter_groups(module, cfg.weight_decay), lr=cfg.lr)
+        scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.max_epochs)
+                     if cfg.schedule == "cosine" else None)
         history = History()
         best_state = None if fixed else copy.deepcopy(module.state_dict())
         sign = 1.0 if task.mode == "min" else -1.0
@@ -176,6 +183,8 @@ class Trainer:
                 count += 1
             history.train_loss.append(total / max(count, 1))
             history.epochs_run = epoch + 1
+            if scheduler is not None:
+                scheduler.step()
             if fixed or (epoch + 1) % cfg.eval_every:
                 continue
             module.eval()
