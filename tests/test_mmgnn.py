@@ -98,7 +98,10 @@ def fitted(small, fold):
 
 @integration
 def test_beats_the_naive_baselines_on_held_out_pairs(small, fold):
-    ours = run_fold(small, "mmgnn", fold, SMOKE).metrics
+    # patience 8, not the smoke config's 5: at 5 the run can stop while still at the
+    # naive-additive level on this subset (RMSE 1.31 against 1.28 at two threads)
+    settings = {**SMOKE, "trainer": {**SMOKE["trainer"], "max_epochs": 40, "patience": 8}}
+    ours = run_fold(small, "mmgnn", fold, settings).metrics
     for baseline in ("naive-drug", "naive-additive"):
         theirs = run_fold(small, baseline, fold).metrics
         assert ours["pcc"] > theirs["pcc"], baseline

@@ -151,16 +151,17 @@ class MMGNNConfig(ModelConfig):
 
 
 class _Pairs:
-    """Pairs of one data part, prepared once: drug rows, scaled expression, set
-    scores, standardised values and labels (NaN where absent)."""
+    """Pairs of one data part, prepared once: the scaled expression and set scores of
+    each distinct cell (``x_cells``, ``s_cells``), each pair's cell and drug rows,
+    standardised values and labels (NaN where absent). Cell inputs are kept per cell
+    and gathered per batch (``index_select``): per pair they would take 1 GB on a
+    GDSC2 fold, and gathering rows of that copy cost more than a step's attention."""
 
     def __init__(self, model: MMGNN, data: DrugResponseData, frame: pd.DataFrame,
                  drug_index: dict[str, int]) -> None:
         cells = pd.Index(pd.unique(frame["cell"]))
-        row = cells.get_indexer(frame["cell"])
-        x_cells, s_cells = model._cell_inputs(data, cells)
-        self.x = x_cells[row]
-        self.s = None if s_cells is None else s_cells[row]
+        self.c = torch.from_numpy(cells.get_indexer(frame["cell"]).astype(np.int64))
+        self.x_cells, self.s_cells = model._cell_inputs(data, cells)
         self.d = torch.tensor([drug_index[d] for d in frame["drug"]], dtype=torch.long)
         y = frame["value"].to_numpy(np.float64) if "value" in frame else np.full(len(frame), np.nan)
         self.y = torch.tensor((y - model.y_mean_) / model.y_std_, dtype=torch.float32)
@@ -168,16 +169,29 @@ class _Pairs:
             len(frame), np.nan)
         self.label = torch.tensor(label, dtype=torch.float32)
 
+    @property
+    def x(self) -> Tensor:
+        """Scaled expression of every pair's cell (pairs x genes)."""
+        return self.x_cells.index_select(0, self.c)
+
+    @property
+    def s(self) -> Tensor | None:
+        """Gene-set scores of every pair's cell (pairs x sets), or None."""
+        return None if self.s_cells is None else self.s_cells.index_select(0, self.c)
+
     def to(self, device: torch.device) -> _Pairs:
-        for key in ("x", "s", "d", "y", "label"):
+        for key in ("x_cells", "s_cells", "c", "d", "y", "label"):
             value = getattr(self, key)
             if value is not None:
                 setattr(self, key, value.to(device))
         return self
 
     def rows(self, idx: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor, Tensor]:
-        return (self.x[idx], None if self.s is None else self.s[idx], self.d[idx],
-                self.y[idx], self.label[idx])
+        c = self.c.index_select(0, idx)
+        return (self.x_cells.index_select(0, c),
+                None if self.s_cells is None else self.s_cells.index_select(0, c),
+                self.d.index_select(0, idx), self.y.index_select(0, idx),
+                self.label.index_select(0, idx))
 
 
 class _MMGNNTask:

@@ -148,12 +148,16 @@ class MMGNNNet(nn.Module):
     def forward(self, drug_prepared: Any, x: Tensor, s: Tensor | None, d: Tensor,
                 need_weights: bool = False) -> PairOutput:
         z_drugs, drug_tokens = self.encode_drugs(drug_prepared)
-        z_d, z_c = z_drugs[d], self.cell(x)
+        # index_select, not z[d]: the backward of advanced indexing accumulates
+        # duplicate rows in parallel on the CPU (run-to-run differences at 2 threads);
+        # index_select's backward (index_add_) does not
+        z_d, z_c = z_drugs.index_select(0, d), self.cell(x)
         parts = [z_d, z_c]
         attention = drug_mask = None
         if self.shape.cross_attention:
             assert drug_tokens is not None  # encode_drugs gives tokens with cross-attention
-            drug = _trimmed(Tokens(drug_tokens.h[d], drug_tokens.mask[d]))
+            drug = _trimmed(Tokens(drug_tokens.h.index_select(0, d),
+                                   drug_tokens.mask.index_select(0, d)))
             if self.pathways is not None:
                 assert s is not None
                 cell = Tokens(self.cell_tokens(self.pathways.forward_tokens(s)),
