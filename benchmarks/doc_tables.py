@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import doc_tables_csg2a  # noqa: F401  - registers the issue 16 generators
 import doc_tables_drgt  # noqa: F401  - registers the issue 15 generators
 import doc_tables_honest  # noqa: F401  - registers the issue 13/14 generators
-import doc_tables_uq  # noqa: F401  - registers the issue 17 generator
+import doc_tables_uq  # noqa: F401  - registers the issue 17 generators
 from bench_graph import _versus
 from doc_common import (
     CCLE_SIZES,

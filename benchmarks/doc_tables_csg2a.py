@@ -144,3 +144,25 @@ def csg2a_decay(args: list[str]) -> str:
     return md_table(["fold", "query weights", "validation loss (best)", "epochs (best)", "fit",
                      "test RMSE", "test PCC", "test PCC per drug", "mean abs. attention"], rows,
                     ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+@generator("csg2a-schedule")
+def csg2a_schedule(args: list[str]) -> str:
+    """Fewer epochs with a cosine learning rate against the default run, on the random
+    fold's validation loss (``csg2a_ablation/schedule.jsonl`` beside the default row
+    of ``decay_queries.jsonl``, both ``bench_csg2a.py from-run`` rows)."""
+    default = [r for r in read_jsonl("csg2a_ablation/decay_queries.jsonl")
+               if r["split"] == "random" and not r["params"]]
+    rows = []
+    for r in default + read_jsonl("csg2a_ablation/schedule.jsonl"):
+        trainer = r["params"].get("trainer", {})
+        setting = (f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
+                   if trainer.get("schedule") == "cosine" else "constant lr 0.001, patience 10 "
+                   "(the default)")
+        rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}", setting,
+                     f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
+                     f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}",
+                     f"{r['drug_pcc_mean']:.3f}"])
+    return md_table(["fold", "schedule", "validation loss (best)", "epochs (best)", "fit",
+                     "test RMSE", "test PCC per drug"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:"])

@@ -43,3 +43,16 @@ def uncertainty_transfer(args: list[str]) -> str:
             f"(PCC {r[f'pcc[{g}]']:.2f})" for g in GROUPS)])
     return md_table(["model", "uncertainty", "target", *(f"{g}: pairs, coverage (PCC)" for g in GROUPS)],
                     rows, ["---", "---", "---", "---:", "---:", "---:", "---:"])
+
+
+@generator("mmgnn-speed")
+def mmgnn_speed(args: list[str]) -> str:
+    """mmgnn's training cost per setting (``mmgnn_speed_gdsc2.jsonl`` of bench_mmgnn.py)."""
+    rows = []
+    for r in read_jsonl("mmgnn_speed_gdsc2.jsonl"):
+        setting = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
+        rows.append([f"`{setting}`", str(r["batch_size"]), f"{r['ms_per_step']:.0f}",
+                     f"{r['epoch_seconds']:,}", f"{r['peak_rss_mb']:,}", str(r["threads"])])
+    return md_table(["setting", "batch", "ms per step", "s per epoch (132,594 pairs)",
+                     "peak RSS (MiB)", "threads"], rows,
+                    ["---", "---:", "---:", "---:", "---:", "---:"])
