@@ -129,6 +129,7 @@ def test_tissue_blind_scalers_never_see_test_tissues(small):
     # drug tokens gathered per pair: advanced indexing's backward summed them in a
     # thread-dependent order (fixed by index_select)
     ("mmgnn", {**MODELS.get("mmgnn").smoke_config, "trainer": {"max_epochs": 4}}),
+    ("drgt", {**MODELS.get("drgt").smoke_config, "trainer": {"max_epochs": 5}}),  # same race
 ])
 def test_same_seed_and_threads_give_identical_metrics(small, fold, name, params):
     """Seeded runs are reproducible on the CPU at a fixed thread count (two or more:

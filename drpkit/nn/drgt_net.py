@@ -108,7 +108,10 @@ class PairHead(nn.Module):
                 cell_idx: Tensor) -> Tensor:
         """(P,) outputs of the pairs (``drug_idx``, ``cell_idx``) given all drug
         (n_d, width) and cell (n_c, width) embeddings."""
-        pair = self.drug(h_drug)[drug_idx] + self.cell(h_cell)[cell_idx]
+        # index_select, not [idx]: advanced indexing's backward sums duplicate rows in a
+        # thread-dependent order on the CPU (run-to-run differences at 2 threads)
+        pair = (self.drug(h_drug).index_select(0, drug_idx)
+                + self.cell(h_cell).index_select(0, cell_idx))
         return self.rest(pair).squeeze(-1)
 
 
