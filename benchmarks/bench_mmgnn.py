@@ -9,7 +9,7 @@ given, after the model's data preparation, and appends one line per setting to
 ``--out``: milliseconds per step, the implied seconds per epoch, batch size,
 threads and versions. Example (the BENCHMARKS.md rows)::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_mmgnn.py --steps 60 \\
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_mmgnn.py --steps 60 --load "..." \\
         '{}' '{"size_buckets": 50}' '{"size_buckets": 50, "dim": 32, "heads": 2}'
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--split", default="random")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--load", default="", help="what else ran on the machine meanwhile")
     parser.add_argument("--out", default="benchmarks/results/mmgnn_speed_gdsc2.jsonl")
     args = parser.parse_args()
 
@@ -75,6 +76,7 @@ def main() -> None:
                "ms_per_step": round(1000 * per_step, 1),
                "epoch_seconds": round(per_step * math.ceil(len(fold.train) / size)),
                "peak_rss_mb": round(peak_rss_mb()), "threads": torch.get_num_threads(),
+               "load": args.load,
                "date": time.strftime("%Y-%m-%d %H:%M"), "versions": package_versions()}
         print(json.dumps(row), flush=True)
         with open(args.out, "a") as handle:

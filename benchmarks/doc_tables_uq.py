@@ -52,7 +52,8 @@ def mmgnn_speed(args: list[str]) -> str:
     for r in read_jsonl("mmgnn_speed_gdsc2.jsonl"):
         setting = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
         rows.append([f"`{setting}`", str(r["batch_size"]), f"{r['ms_per_step']:.0f}",
-                     f"{r['epoch_seconds']:,}", f"{r['peak_rss_mb']:,}", str(r["threads"])])
+                     f"{r['epoch_seconds']:,}", f"{r['peak_rss_mb']:,}", str(r["threads"]),
+                     r.get("load") or "-"])
     return md_table(["setting", "batch", "ms per step", "s per epoch (132,594 pairs)",
-                     "peak RSS (MiB)", "threads"], rows,
-                    ["---", "---:", "---:", "---:", "---:", "---:"])
+                     "peak RSS (MiB)", "threads", "beside it"], rows,
+                    ["---", "---:", "---:", "---:", "---:", "---:", "---"])
