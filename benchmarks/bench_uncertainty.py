@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=["random", "cell-blind", "drug-blind"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only-folds", type=int, nargs="+", metavar="K",
+                        help="run only these folds of each split (default: all)")
     parser.add_argument("--params", default='{"uncertainty": {"method": "conformal"}}')
     parser.add_argument("--out", default="benchmarks/results/uncertainty_gdsc2.jsonl")
     parser.add_argument("--transfer", metavar="TARGET",
@@ -75,6 +77,8 @@ def main() -> None:
         return
     for split in args.splits:
         for fold in make_folds(data, split, args.folds, args.seed):
+            if args.only_folds is not None and fold.fold not in args.only_folds:
+                continue
             start = time.perf_counter()
             result = run_fold(data, args.model, fold, params)
             record(split, fold.fold, result.metrics, start)
