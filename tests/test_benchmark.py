@@ -427,3 +427,17 @@ def test_only_folds_runs_a_subset_of_the_same_folds():
     assert {t.id for t in chosen} <= {t.id for t in full.tasks()}  # a full run resumes them
     with pytest.raises(DataError, match="only_folds \\[10\\] outside the 10 folds"):
         full.model_copy(update={"only_folds": [10]}).check()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "benchmarks" / "configs")
+                                        .glob("*.toml")), ids=lambda p: p.name)
+def test_committed_grid_configs_load_and_name_registered_models(path):
+    """Every config in benchmarks/configs parses, and its models and splits exist
+    (a typo would otherwise surface only when someone starts the grid)."""
+    from drpkit.models import MODELS
+    from drpkit.splits import SPLITS
+
+    grid = GridConfig.from_file(path)
+    assert grid.models and grid.splits
+    assert set(grid.models) <= set(MODELS.names())
+    assert set(grid.splits) <= set(SPLITS.names())
