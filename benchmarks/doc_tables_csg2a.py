@@ -159,6 +159,9 @@ def csg2a_schedule(args: list[str]) -> str:
         setting = (f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
                    if trainer.get("schedule") == "cosine" else "constant lr 0.001, patience 10 "
                    "(the default)")
+        if r["params"].get("pretrained"):
+            setting += (", pretrained on the synthetic GCTX, "
+                        + ("fine-tuned" if r["params"].get("frozen") is False else "frozen"))
         rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}", setting,
                      f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
                      f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}",

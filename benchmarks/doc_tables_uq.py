@@ -20,11 +20,12 @@ def uncertainty(args: list[str]) -> str:
                      _ms(100 * part["interval_coverage"], 1) + " %",
                      _ms(part["interval_width_mean"], 2), _ms(part["interval_drug_coverage_sd"]),
                      _ms(part["interval_drug_coverage_min"]), _ms(part["aurc"]),
-                     _ms(part["aurc_constant"])])
+                     _ms(part["aurc_constant"]), f"{part['seconds'].mean():,.0f} s"])
     return md_table(["model", "uncertainty", "split", "folds", "coverage (nominal 90 %)",
                      "mean width (ln IC50)", "per-drug coverage sd", "worst drug's coverage",
-                     "AURC", "AURC constant width"], rows,
-                    ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
+                     "AURC", "AURC constant width", "time per fold"], rows,
+                    ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+                     "---:"])
 
 
 GROUPS = ("seen", "new cell", "new drug", "new both")
