@@ -135,14 +135,15 @@ def robust_scaling(x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def encode_drugs(part: DrugEncoder, prepared: Any, index: Tensor) -> Tensor:
     """Structure vectors of the drugs ``index`` points at (rows of ``prepared``),
-    encoding each distinct drug once."""
+    encoding each distinct drug once (spread back with ``index_select``: the backward
+    of ``z[inverse]`` sums repeated rows in a thread-dependent order on the CPU)."""
     unique, inverse = torch.unique(index, return_inverse=True)
     if isinstance(prepared, Tensor):
-        return part(prepared[unique])[inverse]
+        return part(prepared[unique]).index_select(0, inverse)
     from torch_geometric.data import Batch  # molecular graphs
 
     subset = Batch.from_data_list(prepared.index_select(unique.cpu()))
-    return part(subset.to(index.device))[inverse]
+    return part(subset.to(index.device)).index_select(0, inverse)
 
 
 def ppi_prior(data: DrugResponseData, genes: list[str], source: str) -> Tensor | None:
