@@ -128,6 +128,12 @@ def csg2a_moa(args: list[str]) -> str:
                     ["---", "---:", "---:", "---:", "---:", "---:", "---:"])
 
 
+def _fit_cells(r: dict) -> tuple[str, str, str, str]:
+    """Fold, best validation loss, epochs (best) and fit time of a ``from-run`` row."""
+    return (f"{r['split']} fold {r['fold']} of {r['folds']}", f"{r['best_val_loss']:.4f}",
+            f"{r['epochs']} ({r['best_epoch'] + 1})", f"{r['fit_seconds'] / 60:.0f} min")
+
+
 @generator("csg2a-decay")
 def csg2a_decay(args: list[str]) -> str:
     """Weight decay on the query weights or not (``csg2a_ablation/decay_queries.jsonl``,
@@ -136,11 +142,10 @@ def csg2a_decay(args: list[str]) -> str:
     rows = []
     for r in read_jsonl("csg2a_ablation/decay_queries.jsonl"):
         decayed = r["params"].get("decay_queries", True)
-        rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}",
-                     "decayed (the default)" if decayed else "not decayed",
-                     f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
-                     f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
-                     f"{r['drug_pcc_mean']:.3f}", f"{r['attention_abs_mean']:.3f}"])
+        fold, loss, epochs, fit = _fit_cells(r)
+        rows.append([fold, "decayed (the default)" if decayed else "not decayed", loss, epochs,
+                     fit, f"{r['rmse']:.3f}", f"{r['pcc']:.3f}", f"{r['drug_pcc_mean']:.3f}",
+                     f"{r['attention_abs_mean']:.3f}"])
     return md_table(["fold", "query weights", "validation loss (best)", "epochs (best)", "fit",
                      "test RMSE", "test PCC", "test PCC per drug", "mean abs. attention"], rows,
                     ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
@@ -162,9 +167,8 @@ def csg2a_schedule(args: list[str]) -> str:
         if r["params"].get("pretrained"):
             setting += (", pretrained on the synthetic GCTX, "
                         + ("fine-tuned" if r["params"].get("frozen") is False else "frozen"))
-        rows.append([f"{r['split']} fold {r['fold']} of {r['folds']}", setting,
-                     f"{r['best_val_loss']:.4f}", f"{r['epochs']} ({r['best_epoch'] + 1})",
-                     f"{r['fit_seconds'] / 60:.0f} min", f"{r['rmse']:.3f}",
+        fold, loss, epochs, fit = _fit_cells(r)
+        rows.append([fold, setting, loss, epochs, fit, f"{r['rmse']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}"])
     return md_table(["fold", "schedule", "validation loss (best)", "epochs (best)", "fit",
                      "test RMSE", "test PCC per drug"], rows,

@@ -140,18 +140,26 @@ def test_ablations_run_and_change_the_network(small, fold, fitted, ablation):
     assert ("drug_pathway_attention" in artifacts) == (key == "drug_encoder")
 
 
-@integration
-def test_cross_attention_weights_sum_to_one_over_keys(small, fold, fitted):
-    model, data = fitted
-    train = data.subset(fold.train)
-    pairs = small.responses.iloc[fold.test[:300]][["cell", "drug"]]
-    net = model.module_.eval()
-    drugs = list(pd.unique(pairs["drug"]))
+def _net_inputs(fitted, small, fold, n):
+    """The fitted net (eval mode), the training part, its first ``n`` test pairs, their
+    prepared drugs and pair inputs (``mmgnn._Pairs``)."""
     from drpkit.models.mmgnn import _Pairs
 
+    model, data = fitted
+    train = data.subset(fold.train)
+    pairs = small.responses.iloc[fold.test[:n]][["cell", "drug"]]
+    net = model.module_.eval()
+    drugs = list(pd.unique(pairs["drug"]))
     part = _Pairs(model, train, pairs, {d: i for i, d in enumerate(drugs)})
+    return net, train, pairs, net.drug.prepare(train, drugs), part
+
+
+@integration
+def test_cross_attention_weights_sum_to_one_over_keys(small, fold, fitted):
+    model = fitted[0]
+    net, train, pairs, prepared, part = _net_inputs(fitted, small, fold, 300)
     with torch.no_grad():
-        out = net(net.drug.prepare(train, drugs), part.x, part.s, part.d, need_weights=True)
+        out = net(prepared, part.x, part.s, part.d, need_weights=True)
     assert out.attention is not None and out.drug_mask is not None
     n_sets = len(net.pathways.sets)
     assert out.attention.shape[-1] == n_sets
@@ -219,16 +227,9 @@ def test_size_buckets_keep_every_pair_once_and_cut_padding():
 def test_trimming_batch_padding_leaves_outputs_unchanged(small, fold, fitted, monkeypatch):
     """A batch is cut to its largest drug (mmgnn_net._trimmed); outputs must equal
     those of the drugs padded to the largest of all."""
-    from drpkit.models.mmgnn import _Pairs
     from drpkit.nn import mmgnn_net
 
-    model, data = fitted
-    train = data.subset(fold.train)
-    pairs = small.responses.iloc[fold.test[:200]][["cell", "drug"]]
-    net = model.module_.eval()
-    drugs = list(pd.unique(pairs["drug"]))
-    part = _Pairs(model, train, pairs, {d: i for i, d in enumerate(drugs)})
-    prepared = net.drug.prepare(train, drugs)
+    net, _, _, prepared, part = _net_inputs(fitted, small, fold, 200)
     few = part.d == part.d[0]  # rows of one drug only: shorter than the longest drug
     with torch.no_grad():
         trimmed = net(prepared, part.x[few], part.s[few], part.d[few], need_weights=True)

@@ -169,15 +169,20 @@ class _Pairs:
             len(frame), np.nan)
         self.label = torch.tensor(label, dtype=torch.float32)
 
+    def cell_inputs(self, c: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Scaled expression and gene-set scores (or None) of the cell rows ``c``."""
+        return (self.x_cells.index_select(0, c),
+                None if self.s_cells is None else self.s_cells.index_select(0, c))
+
     @property
     def x(self) -> Tensor:
         """Scaled expression of every pair's cell (pairs x genes)."""
-        return self.x_cells.index_select(0, self.c)
+        return self.cell_inputs(self.c)[0]
 
     @property
     def s(self) -> Tensor | None:
         """Gene-set scores of every pair's cell (pairs x sets), or None."""
-        return None if self.s_cells is None else self.s_cells.index_select(0, self.c)
+        return self.cell_inputs(self.c)[1]
 
     def to(self, device: torch.device) -> _Pairs:
         for key in ("x_cells", "s_cells", "c", "d", "y", "label"):
@@ -187,10 +192,8 @@ class _Pairs:
         return self
 
     def rows(self, idx: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor, Tensor]:
-        c = self.c.index_select(0, idx)
-        return (self.x_cells.index_select(0, c),
-                None if self.s_cells is None else self.s_cells.index_select(0, c),
-                self.d.index_select(0, idx), self.y.index_select(0, idx),
+        x, s = self.cell_inputs(self.c.index_select(0, idx))
+        return (x, s, self.d.index_select(0, idx), self.y.index_select(0, idx),
                 self.label.index_select(0, idx))
 
 
