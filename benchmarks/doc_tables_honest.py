@@ -142,6 +142,36 @@ def within_drug(args: list[str]) -> str:
                     ["---", "---", "---", "---", "---:", "---:", "---:", "---"])
 
 
+@generator("grid-compare")
+def grid_compare(args: list[str]) -> str:
+    """One metric per model and split kind in two grids' leaderboards, side by side:
+    ``grid-compare METRIC OLD NEW`` (default: auroc, the issue-5 grid with labels over all
+    pairs, ``gdsc2_all/leaderboard.csv``, against the per-fold-label grid,
+    ``gdsc2_honest/leaderboard.csv``). A model missing from one grid shows ``–``."""
+    from doc_common import RESULTS
+
+    metric, old_path, new_path = (args + ["auroc", "gdsc2_all/leaderboard.csv",
+                                          "gdsc2_honest/leaderboard.csv"][len(args):])[:3]
+    column = f"{metric}_mean"
+    old, new = (pd.read_csv(RESULTS / p).set_index(["split", "model"]) for p in (old_path, new_path))
+    splits = list(dict.fromkeys(new.index.get_level_values("split")))
+    models = list(dict.fromkeys(new.index.get_level_values("model")))
+
+    def value(board: pd.DataFrame, split: str, model: str) -> str:
+        if (split, model) not in board.index or column not in board:
+            return "–"
+        v = board.loc[(split, model), column]
+        return "–" if pd.isna(v) else f"{v:.3f}"
+
+    rows = []
+    for model in models:
+        row = [model]
+        for split in splits:
+            row.append(f"{value(old, split, model)} → {value(new, split, model)}")
+        rows.append(row)
+    return md_table(["model", *splits], rows, ["---"] + ["---:"] * len(splits))
+
+
 def _tasks(path: str) -> pd.DataFrame:
     from doc_common import RESULTS
 

@@ -167,6 +167,25 @@ def test_explain_train_runs_attention_and_gradients(run, user_files, tmp_path):
 
 
 @pytest.mark.cli
+def test_explain_draws_mmgnn_atom_attention(run, user_files, tmp_path):
+    """mmgnn train run + --drug: the atoms x gene-sets table (one row per heavy atom of
+    the drug, rows summing to 1) and its molecule figure are written."""
+    from drpkit.features.molgraph import canonical_mol
+
+    run("train", "--model", "mmgnn", *user_files, "--out", tmp_path / "mmgnn", "-p", "dim=16",
+        "-p", "heads=2", "-p", "n_genes=200", "-p", "min_pathway_genes=20",
+        "-p", "trainer.max_epochs=2")
+    run("explain", tmp_path / "mmgnn", "--drug", "Lapatinib", "--top", "5")
+    out = tmp_path / "mmgnn" / "explain"
+    atoms = pd.read_csv(out / "atoms_Lapatinib.csv", index_col="atom")
+    smiles = pd.read_csv(user_files[5]).set_index("drug")["smiles"]["Lapatinib"]
+    mol = canonical_mol(smiles, "Lapatinib")
+    assert list(atoms["element"]) == [a.GetSymbol() for a in mol.GetAtoms()]
+    np.testing.assert_allclose(atoms.drop(columns="element").sum(1), 1.0, atol=1e-5)
+    assert (out / "atoms_Lapatinib.png").stat().st_size > 10_000
+
+
+@pytest.mark.cli
 def test_explain_benchmark_run_and_report_section(run, user_files, tmp_path):
     store = tmp_path / "ev"
     params = [x if not x.startswith(("n_", "hid", "cha", "gen", "head", "tra")) else f"drgt:{x}"

@@ -188,6 +188,35 @@ def test_explain_ranks_pathways_per_drug(small, fold, fitted):
 
 
 @integration
+def test_atom_attention_averages_to_the_drug_table_and_draws(small, fold, fitted):
+    """Per-atom weights of one drug: rows in the molecule's canonical atom order, each
+    summing to 1, their mean over atoms the drug's row of ``drug_pathway_attention``
+    (same cells); the figure draws it. A wrong atom slice (padding rows, another
+    drug's atoms) breaks the mean."""
+    from drpkit.explain.figures import molecule_attention
+    from drpkit.features.molgraph import canonical_mol
+    from drpkit.models.mmgnn_explain import atom_pathway_attention
+
+    model, data = fitted
+    train = data.subset(fold.train)
+    table = model.explain(train)["drug_pathway_attention"]
+    counts = train.responses.groupby("drug").size()
+    sizes = {d: canonical_mol(data.smiles[d], d).GetNumAtoms() for d in counts.index}
+    drug = min(sizes, key=sizes.get)  # the smallest: a batch's padding would show
+    atoms = atom_pathway_attention(model, train, drug)
+    mol = canonical_mol(data.smiles[drug], drug)
+    assert list(atoms["element"]) == [a.GetSymbol() for a in mol.GetAtoms()]
+    weights = atoms.drop(columns="element")
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-5)
+    expected = table.loc[table["drug"] == drug].set_index("pathway")["weight"]
+    np.testing.assert_allclose(weights.mean(0).reindex(expected.index), expected, atol=1e-6)
+    fig = molecule_attention(mol, weights, drug)
+    assert len(fig.axes) >= 2
+    with pytest.raises(DataError, match="no pairs"):
+        atom_pathway_attention(model, train, "not-a-drug")
+
+
+@integration
 def test_save_load_round_trip_gives_identical_predictions(small, fold, fitted, tmp_path):
     model, data = fitted
     train = data.subset(fold.train)

@@ -54,13 +54,15 @@ def explain(run: Annotated[Path, typer.Argument(
     without attention (mlp, nihgcn, mtigcn*): integrated gradients (captum) on
     their input genes. Writes drug_genes.csv/.parquet, heatmap.png and
     network.png (and cell_genes.csv, pair_genes.csv, the checks' tables and
-    validation.json when asked).
+    validation.json when asked). mmgnn: atom -> gene-set attention; with --drug,
+    atoms_DRUG.png/.csv draw each drug's atoms coloured by their weight on its top
+    gene set.
     """
     import pandas as pd
 
     from drpkit.atomic import atomic_new_directory
     from drpkit.explain.figures import heatmap, network, save
-    from drpkit.explain.runs import explain_run, pair_ranking
+    from drpkit.explain.runs import atom_figures, explain_run, pair_ranking
 
     if method not in ("auto", "attention", "gradients"):
         raise DataError(f"--method must be auto, attention or gradients, got {method!r}")
@@ -81,6 +83,7 @@ def explain(run: Annotated[Path, typer.Argument(
         if explained.method == "attention" and drugs:
             tables["pair_genes"] = pd.concat([pair_ranking(explained, d, cell) for d in drugs],
                                              ignore_index=True)
+    atoms = atom_figures(explained, drugs or [])
     checks = None
     if validate:
         from drpkit.explain.validate import check_gene_ranking
@@ -102,6 +105,9 @@ def explain(run: Annotated[Path, typer.Argument(
                                           "target)"), tmp / "heatmap.png")
         save(network(shown.loc[shown["drug"].isin(chosen[:NETWORK_DRUGS])], min(top, 5),
                      f"Top links ({how}; red: known target)"), tmp / "network.png")
+        for stem, (weights, fig) in atoms.items():
+            weights.to_csv(tmp / f"{stem}.csv")
+            save(fig, tmp / f"{stem}.png")
         meta = {"run": str(run), "model": explained.model, "method": explained.method,
                 "top": top, "drugs": len(scores["drug"].unique()), "tasks": explained.tasks,
                 "genes_ranked": len(explained.universe)}

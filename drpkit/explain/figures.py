@@ -11,6 +11,9 @@ report's figures), which :func:`save` writes or the report embeds.
 * :func:`network`: a bipartite drawing, drugs left and genes right, one line
   per top-K link, its width proportional to the score, known targets in a
   second colour.
+* :func:`molecule_attention`: one drug's per-atom attention on gene sets
+  (mmgnn): the molecule drawn by RDKit with each atom coloured by its weight on
+  one gene set, beside the drug's top gene sets.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from drpkit.errors import DataError
 
 KNOWN = "#c0392b"
 OTHER = "#7f8c8d"
@@ -83,6 +88,60 @@ def network(table: pd.DataFrame, k: int = 5, title: str = "") -> Figure:
     ax.set_xlim(-0.6, 1.6)
     ax.axis("off")
     ax.set_title(title or f"Top {k} links per drug (width ~ score)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def molecule_attention(mol, atom_weights: pd.DataFrame, drug: str, pathway: str | None = None,
+                       top: int = 10) -> Figure:
+    """One drug's atom -> gene-set attention (rows: atoms in ``mol``'s order; columns:
+    gene sets; each row sums to 1). Weights are shown as multiples of the uniform
+    weight 1 / (number of sets), so 1 means "no preference". Left: the molecule, each
+    atom coloured by its weight on ``pathway`` (default the drug's top set, i.e. the
+    largest mean over atoms); right: the drug's ``top`` sets, ``pathway`` in red."""
+    from io import BytesIO
+
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.image import imread
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    from drpkit.resources.gene_sets import pathway_label
+
+    fold = atom_weights.astype(float) * atom_weights.shape[1]
+    per_set = fold.mean(0).sort_values(ascending=False)
+    pathway = pathway or str(per_set.index[0])
+    if pathway not in fold:
+        raise DataError(f"gene set {pathway!r} is not among the attention columns")
+    values = fold[pathway].to_numpy()
+    norm = Normalize(vmin=float(values.min()), vmax=float(max(values.max(), values.min() + 1e-9)))
+    cmap = colormaps["YlOrRd"]
+    colours = {i: tuple(float(c) for c in cmap(norm(v))[:3]) for i, v in enumerate(values)}
+    drawer = rdMolDraw2D.MolDraw2DCairo(560, 440)
+    drawer.DrawMolecule(mol, highlightAtoms=list(colours), highlightAtomColors=colours,
+                        highlightBonds=[], highlightAtomRadii={i: 0.45 for i in colours})
+    drawer.FinishDrawing()
+    picture = imread(BytesIO(drawer.GetDrawingText()), format="png")
+
+    fig = Figure(figsize=(12, 4.8))
+    ax_mol, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    ax_mol.imshow(picture)
+    ax_mol.axis("off")
+    label = pathway_label(pathway)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax_mol, fraction=0.04, pad=0.01,
+                 label="atom weight (x uniform)")
+    ax_mol.set_title(f"{drug}: atoms coloured by attention on\n{label}", fontsize=9)
+    # lollipops from the uniform weight (1): bars from 0 would hide differences of a
+    # few percent, and an axis cut above 0 would exaggerate them
+    shown = per_set.iloc[:top][::-1]
+    colours_bar = [KNOWN if k == pathway else OTHER for k in shown.index]
+    ax_bar.hlines(range(len(shown)), 1.0, shown.to_numpy(), color=colours_bar, linewidth=2)
+    ax_bar.scatter(shown.to_numpy(), range(len(shown)), color=colours_bar, zorder=3)
+    ax_bar.set_yticks(range(len(shown)), [pathway_label(k) for k in shown.index], fontsize=8)
+    ax_bar.axvline(1.0, color="black", linewidth=0.8, linestyle=":")
+    ax_bar.set_xlabel("mean attention over atoms (x uniform; dotted: uniform)", fontsize=8)
+    ax_bar.set_title(f"{drug}: top {len(shown)} of {fold.shape[1]} gene sets", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -249,6 +249,26 @@ def explain_run(run: Path, **options) -> Explained:
                     "(tasks/)")
 
 
+def atom_figures(explained: Explained, drugs: list[str]) -> dict[str, tuple]:
+    """Per-atom attention of ``drugs`` for a train run whose model gives it (mmgnn with
+    a molecular graph: ``explains_atoms``): ``{file stem: (atoms x sets table, figure)}``;
+    empty for other models and benchmark runs (no model stored)."""
+    from drpkit.explain.figures import molecule_attention
+    from drpkit.features.molgraph import canonical_mol
+
+    model = explained.context.get("model")
+    if model is None or not drugs or not getattr(model, "explains_atoms", False):
+        return {}
+    train = explained.context["train"]
+    out = {}
+    for drug in drugs:
+        weights = model.atom_attention(train, drug)
+        mol = canonical_mol(str(train.smiles[drug]), drug)
+        stem = "atoms_" + "".join(c if c.isalnum() or c in "-." else "_" for c in drug)
+        out[stem] = (weights, molecule_attention(mol, weights.drop(columns="element"), drug))
+    return out
+
+
 def pair_ranking(explained: Explained, drug: str, cell: str) -> pd.DataFrame:
     """Genes ranked for one (drug, cell) pair: the drug's plus the cell's score
     (attention flow into both embeddings the pair is scored from)."""
@@ -264,4 +284,4 @@ def pair_ranking(explained: Explained, drug: str, cell: str) -> pd.DataFrame:
     return rerank(both)[["drug", "cell", "gene", "score", "rank", "score_drug", "score_cell"]]
 
 
-__all__ = ["SCORE_COLUMNS", "Explained", "explain_run", "pair_ranking"]
+__all__ = ["SCORE_COLUMNS", "Explained", "atom_figures", "explain_run", "pair_ranking"]

@@ -416,6 +416,20 @@ class MMGNN(EarlyStoppingModel):
 
         return pathway_attention_artifacts(self, data)
 
+    @property
+    def explains_atoms(self) -> bool:
+        """Whether :meth:`atom_attention` has per-atom weights to give (molecular graph,
+        cross-attention, pathway tokens)."""
+        cfg = self.config
+        return cfg.drug_encoder == "mol-gnn" and cfg.cross_attention and cfg.pathway_tokens
+
+    def atom_attention(self, data: DrugResponseData, drug: str) -> pd.DataFrame:
+        """Atoms x gene sets attention of ``drug`` (see
+        :func:`drpkit.models.mmgnn_explain.atom_pathway_attention`)."""
+        from drpkit.models.mmgnn_explain import atom_pathway_attention
+
+        return atom_pathway_attention(self, data, drug)
+
     def input_genes(self) -> dict[str, list[str]]:
         genes = set(map(str, self.genes_))
         pathways = self.module_.pathways

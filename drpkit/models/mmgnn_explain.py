@@ -19,6 +19,13 @@ Tables (plain columns, written as Parquet):
   the known-target column of ``drpkit explain`` is then always False.
 
 A model with ``cross_attention=false`` or ``pathway_tokens=false`` exports none.
+
+Per atom, :func:`atom_pathway_attention` keeps what the tables average away:
+one drug's (atoms x gene sets) weights, atoms in the canonical order of
+:func:`drpkit.features.molgraph.canonical_mol` (the order of the graph's
+nodes), over the same seeded sample of cells; the mean of its rows is that
+drug's ``weight`` column. ``drpkit explain --drug`` draws it
+(:func:`drpkit.explain.figures.molecule_attention`).
 """
 from __future__ import annotations
 
@@ -26,6 +33,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import torch
+
+from drpkit.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from drpkit.data.container import DrugResponseData
@@ -39,6 +49,41 @@ def sample_training_pairs(data: DrugResponseData, per_drug: int, seed: int) -> p
     keys = rng.random(len(r))
     chosen = r.assign(_key=keys).sort_values(["drug", "_key"]).groupby("drug").head(per_drug)
     return chosen[["cell", "drug"]].reset_index(drop=True)
+
+
+def _check_explainable(model: MMGNN, atoms: bool = False) -> None:
+    cfg = model.config
+    if not cfg.cross_attention or not cfg.pathway_tokens:
+        raise DataError("mmgnn: atom -> pathway attention needs cross_attention=true and "
+                        "pathway_tokens=true")
+    if atoms and cfg.drug_encoder != "mol-gnn":
+        raise DataError(f"mmgnn: drug_encoder={cfg.drug_encoder} gives one drug token, not "
+                        "one per atom; per-atom attention needs mol-gnn")
+
+
+def atom_pathway_attention(model: MMGNN, data: DrugResponseData, drug: str) -> pd.DataFrame:
+    """One drug's attention per atom and gene set (module docstring): rows are the
+    atoms (index ``atom``, column ``element``), the other columns the gene sets; each
+    row sums to 1. Raises DataError when ``drug`` has no pairs in ``data``."""
+    from drpkit.features.molgraph import canonical_mol
+
+    _check_explainable(model, atoms=True)
+    pairs = sample_training_pairs(data, model.config.explain_cells, model.config.seed)
+    pairs = pairs.loc[pairs["drug"] == drug].reset_index(drop=True)
+    if pairs.empty:
+        raise DataError(f"mmgnn: drug {drug!r} has no pairs in the explained data")
+    outs = model._run(data, pairs, need_weights=True)
+    n_atoms = int(outs[0].drug_mask[0].sum())  # one drug: every row has its atoms first
+    weights = torch.cat([o.attention[:, :n_atoms] for o in outs]).mean(0).numpy()
+    mol = canonical_mol(str(data.smiles.get(drug, "")), drug)
+    if mol.GetNumAtoms() != n_atoms:  # the graph's nodes are this molecule's atoms
+        raise DataError(f"mmgnn: {drug!r} has {mol.GetNumAtoms()} atoms but {n_atoms} "
+                        "attention rows; was the model fitted on another SMILES?")
+    pathways = model.module_.pathways
+    assert pathways is not None and pathways.sets is not None  # _check_explainable
+    frame = pd.DataFrame(weights, columns=list(pathways.sets)).rename_axis("atom")
+    frame.insert(0, "element", [atom.GetSymbol() for atom in mol.GetAtoms()])
+    return frame
 
 
 def pathway_attention_artifacts(model: MMGNN, data: DrugResponseData) -> dict[str, pd.DataFrame]:

@@ -34,6 +34,56 @@ MIN_GENES = 5
 """A set counts as covered by a dataset when at least this many of its genes are measured."""
 
 
+# Names of KEGG human pathways that drug-response figures often show, by map id (facts
+# of the KEGG PATHWAY database). The GMT files name sets by id only and no name table is
+# reachable offline, so figures label these and show any other set by its id.
+KEGG_NAMES = {
+    "hsa00010": "Glycolysis / Gluconeogenesis", "hsa00020": "Citrate cycle (TCA cycle)",
+    "hsa00190": "Oxidative phosphorylation", "hsa00230": "Purine metabolism",
+    "hsa00240": "Pyrimidine metabolism", "hsa03010": "Ribosome",
+    "hsa03030": "DNA replication", "hsa03040": "Spliceosome", "hsa03050": "Proteasome",
+    "hsa03410": "Base excision repair", "hsa03420": "Nucleotide excision repair",
+    "hsa03430": "Mismatch repair", "hsa03440": "Homologous recombination",
+    "hsa03450": "Non-homologous end-joining", "hsa04010": "MAPK signaling",
+    "hsa04012": "ErbB signaling", "hsa04014": "Ras signaling", "hsa04015": "Rap1 signaling",
+    "hsa04020": "Calcium signaling", "hsa04022": "cGMP-PKG signaling",
+    "hsa04024": "cAMP signaling", "hsa04060": "Cytokine-cytokine receptor interaction",
+    "hsa04062": "Chemokine signaling", "hsa04064": "NF-kappa B signaling",
+    "hsa04066": "HIF-1 signaling", "hsa04068": "FoxO signaling",
+    "hsa04080": "Neuroactive ligand-receptor interaction", "hsa04110": "Cell cycle",
+    "hsa04115": "p53 signaling", "hsa04120": "Ubiquitin mediated proteolysis",
+    "hsa04140": "Autophagy", "hsa04144": "Endocytosis", "hsa04150": "mTOR signaling",
+    "hsa04151": "PI3K-Akt signaling", "hsa04152": "AMPK signaling", "hsa04210": "Apoptosis",
+    "hsa04310": "Wnt signaling", "hsa04330": "Notch signaling", "hsa04340": "Hedgehog signaling",
+    "hsa04350": "TGF-beta signaling", "hsa04370": "VEGF signaling", "hsa04510": "Focal adhesion",
+    "hsa04512": "ECM-receptor interaction", "hsa04520": "Adherens junction",
+    "hsa04630": "JAK-STAT signaling", "hsa04660": "T cell receptor signaling",
+    "hsa04662": "B cell receptor signaling", "hsa04668": "TNF signaling",
+    "hsa04810": "Regulation of actin cytoskeleton", "hsa04910": "Insulin signaling",
+    "hsa04914": "Progesterone-mediated oocyte maturation", "hsa04915": "Estrogen signaling",
+    "hsa05200": "Pathways in cancer", "hsa05210": "Colorectal cancer",
+    "hsa05212": "Pancreatic cancer", "hsa05214": "Glioma", "hsa05215": "Prostate cancer",
+    "hsa05216": "Thyroid cancer", "hsa05218": "Melanoma", "hsa05219": "Bladder cancer",
+    "hsa05220": "Chronic myeloid leukemia", "hsa05221": "Acute myeloid leukemia",
+    "hsa05222": "Small cell lung cancer", "hsa05223": "Non-small cell lung cancer",
+    "hsa05224": "Breast cancer", "hsa05225": "Hepatocellular carcinoma",
+    "hsa05226": "Gastric cancer", "hsa01100": "Metabolic pathways",
+    "hsa05165": "Human papillomavirus infection",
+    "hsa05202": "Transcriptional misregulation in cancer",
+    "hsa05205": "Proteoglycans in cancer", "hsa05206": "MicroRNAs in cancer",
+    "hsa04360": "Axon guidance", "hsa04390": "Hippo signaling",
+}
+
+
+def pathway_label(name: str) -> str:
+    """A readable label of a gene-set name: ``kegg:hsa04010 MAPK signaling`` for the
+    KEGG ids of :data:`KEGG_NAMES`, otherwise ``name`` itself."""
+    collection, _, key = name.partition(":")
+    if collection == "kegg" and key in KEGG_NAMES:
+        return f"{name} {KEGG_NAMES[key]}"
+    return name
+
+
 def read_gmt(path: str | Path, *, rename_repeats: bool = False) -> dict[str, set[str]]:
     """Gene sets of a GMT file; DataError naming the file and line if malformed.
 
