@@ -10,6 +10,11 @@ fit time, threads and versions. Example (the BENCHMARKS.md rows)::
         --splits random cell-blind drug-blind --params '{"uncertainty": {"method": "conformal"}}' \\
         --out benchmarks/results/uncertainty_gdsc2.jsonl
 
+``--from-run RUN`` instead reads a ``drpkit train`` run fitted with ``-p
+uncertainty.method=...`` (its metrics.json and config.json; nothing is refitted), for
+models too slow to fit twice (mmgnn); ``--threads`` gives the thread count of runs
+written before train runs recorded it.
+
 ``--transfer ccle`` instead scores the intervals on another dataset: the model is
 fitted once on all of ``--dataset`` (its validation part calibrates) by the transfer
 runner and every pair of the target is scored (split ``transfer to ccle``).
@@ -41,6 +46,10 @@ def main() -> None:
                         help="run only these folds of each split (default: all)")
     parser.add_argument("--params", default='{"uncertainty": {"method": "conformal"}}')
     parser.add_argument("--out", default="benchmarks/results/uncertainty_gdsc2.jsonl")
+    parser.add_argument("--from-run", type=Path, metavar="RUN",
+                        help="record this `drpkit train` run's interval metrics instead")
+    parser.add_argument("--threads", type=int,
+                        help="--from-run: thread count, if the run's config.json lacks it")
     parser.add_argument("--transfer", metavar="TARGET",
                         help="score on this dataset after fitting on all of --dataset")
     args = parser.parse_args()
@@ -52,6 +61,9 @@ def main() -> None:
     from drpkit.runs import package_versions
     from drpkit.splits import make_folds
 
+    if args.from_run is not None:
+        from_run(args.from_run, args.threads, args.out)
+        return
     params = {"seed": args.seed, **json.loads(args.params)}
     data = load_dataset(args.dataset)
 
@@ -82,6 +94,47 @@ def main() -> None:
             start = time.perf_counter()
             result = run_fold(data, args.model, fold, params)
             record(split, fold.fold, result.metrics, start)
+
+
+def _changed(values: dict, defaults: dict) -> dict:
+    """The entries of ``values`` that differ from ``defaults``, nested dicts compared
+    key by key (``{"trainer": {"max_epochs": 15}}``, not the whole trainer)."""
+    out = {}
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            inner = _changed(value, default)
+            if inner:
+                out[key] = inner
+        elif value != default:
+            out[key] = value
+    return out
+
+
+def from_run(run: Path, threads: int | None, out: str) -> None:
+    """One row from a train run: its settings as ``params`` (those differing from the
+    model's defaults), its interval metrics and fit seconds."""
+    from drpkit.models import MODELS
+
+    config = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    if "interval_coverage" not in metrics:
+        raise SystemExit(f"{run}: no interval metrics (was it trained with -p "
+                         "uncertainty.method=...?)")
+    defaults = MODELS.get(config["model"]).Config().model_dump(mode="json")
+    params = {"seed": config["seed"], **_changed(config["params"], defaults)}
+    threads = config.get("threads", threads)
+    if threads is None:
+        raise SystemExit(f"{run}: config.json has no thread count; pass --threads")
+    row = {"model": config["model"], "dataset": config["data"]["dataset"],
+           "split": config["split"], "fold": config["fold"], "seed": config["seed"],
+           "params": params, **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
+           "seconds": round(float(metrics["seconds"]), 1), "threads": threads,
+           "date": config["created"].replace("T", " ")[:16], "versions": config["versions"],
+           "run": str(run)}
+    print(json.dumps(row), flush=True)
+    with open(out, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,25 @@ from doc_common import generator, md_table, read_jsonl
 from doc_common import mean_sd_text as _ms
 
 
+def _model_settings(params: dict) -> str:
+    """Model settings of a row beyond seed and uncertainty, as `` (k=v, ...)``."""
+    def flat(prefix: str, value) -> list[str]:
+        if isinstance(value, dict):
+            return [item for k, v in value.items() for item in flat(f"{prefix}{k}.", v)]
+        return [f"{prefix[:-1]}={value}"]
+
+    items = [item for k, v in params.items() if k not in ("seed", "uncertainty")
+             for item in flat(f"{k}.", v)]
+    return f" ({', '.join(items)})" if items else ""
+
+
 @generator("uncertainty")
 def uncertainty(args: list[str]) -> str:
     """90% intervals of each (model, setting, split): mean ± sd over folds."""
     frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
     frame["setting"] = frame["params"].map(
         lambda p: ", ".join(f"{k}={v}" for k, v in p["uncertainty"].items()))
+    frame["model"] += frame["params"].map(_model_settings)
     rows = []
     for (model, setting, split), part in frame.groupby(["model", "setting", "split"], sort=False):
         rows.append([model, f"`{setting}`", split, str(len(part)),

@@ -54,6 +54,7 @@ def test_train_then_predict(user_files, tmp_path):
     assert "run written" in proc.stdout
     config = json.loads((out / "config.json").read_text())
     assert config["params"]["n_genes"] == 300 and config["split"] == "cell-blind"
+    assert config["threads"] >= 1 and "torch" in config["versions"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["pcc"] > 0.5
     assert len(pd.read_csv(out / "predictions.csv")) > 0

@@ -47,6 +47,8 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
 
     Writes config, metrics, predictions, the training cells' expression
     statistics (for `drpkit predict`) and the model."""
+    import torch
+
     from drpkit.data.reference import expression_reference
     from drpkit.experiment import run_fold, run_trial
     from drpkit.models import MODELS
@@ -82,7 +84,7 @@ def train(model: Annotated[str, typer.Option("--model", "-m", help="Model name (
             "model": model, "params": result.fitted.config.model_dump(mode="json"),
             "data": spec.model_dump(), "split": split, "fold": fold, "folds": folds,
             **({"user_files": data.record.as_dict()} if data.record else {}),
-            "seed": seed, "versions": package_versions(),
+            "seed": seed, "threads": torch.get_num_threads(), "versions": package_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     metrics = result.row()
     keys = ["pcc", "rmse", "drug_pcc_mean", "pcc_norm", "auroc", "seconds"]
