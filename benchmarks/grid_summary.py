@@ -46,7 +46,8 @@ def summary(board: pd.DataFrame, metric: str) -> str:
     refs = {s: board.loc[board["split"] == s, f"{metric}_reference"].dropna().iloc[0]
             for s in splits if board.loc[board["split"] == s, f"{metric}_reference"].notna().any()}
     lines.append("")
-    lines.append(f"_{metric}: mean ± sd over folds; in brackets the paired difference to the "
+    over = "folds" if board["seeds"].max() <= 1 else "seed x fold blocks"
+    lines.append(f"_{metric}: mean ± sd over {over}; in brackets the paired difference to the "
                  "split's best baseline (ref.: " + ", ".join(f"{s} {m}" for s, m in refs.items())
                  + ") and the paired t-test p (uncorrected)._")
     return "\n".join(lines)
