@@ -71,3 +71,28 @@ def mmgnn_speed(args: list[str]) -> str:
     return md_table(["setting", "batch", "ms per step", "s per epoch (132,594 pairs)",
                      "peak RSS (MiB)", "threads", "beside it"], rows,
                     ["---", "---:", "---:", "---:", "---:", "---:", "---"])
+
+
+@generator("mmgnn-attention")
+def mmgnn_attention(args: list[str]) -> str:
+    """Rank of each drug's mechanism pathway in mmgnn's attention, beside the same set's
+    median rank over all drugs (``mmgnn_attention_gdsc2.jsonl`` of
+    bench_mmgnn_attention.py)."""
+    from drpkit.resources.gene_sets import pathway_label
+
+    rows = []
+    for r in read_jsonl("mmgnn_attention_gdsc2.jsonl"):
+        decay = r["params"].get("trainer", {}).get("weight_decay")
+        flat = r["spread_x_uniform"] < 1e-4
+        rows.append([f"weight_decay={decay}", r["drug"], pathway_label(r["pathway"]),
+                     f"{r['spread_x_uniform']:.2g}" + (" (flat)" if flat else ""),
+                     "– (ties)" if flat else f"{r['rank']} of {r['sets']}",
+                     f"{r['weight_x_uniform']:.3f}",
+                     "–" if flat else f"{r['median_rank_all_drugs']:.0f} ({r['drugs']} drugs)",
+                     "–" if flat else f"{100 * r['share_of_drugs_ranking_it_higher']:.0f} %",
+                     "–" if flat else pathway_label(r["top_set"])])
+    return md_table(["training", "drug", "mechanism pathway", "spread (x uniform)",
+                     "its rank for the drug", "weight (x uniform)",
+                     "median rank over all drugs", "drugs ranking it higher",
+                     "drug's top set"], rows,
+                    ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---"])

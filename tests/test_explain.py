@@ -231,3 +231,15 @@ def test_validate_refuses_gene_set_rankings():
     with pytest.raises(DataError, match="ranks gene sets, not genes"):
         check_gene_ranking(explained("pathway"))
     check_gene_ranking(explained("gene"))  # gene rankings pass
+
+
+def test_flat_rankings_are_flagged():
+    """A collapsed attention (every gene set the same weight) is named, a ranking with
+    any spread is not: its order would otherwise read as a finding."""
+    from drpkit.cli.explain import flat_drugs
+
+    scores = pd.DataFrame({"drug": ["A"] * 3 + ["B"] * 3,
+                           "gene": ["g1", "g2", "g3"] * 2,
+                           "score": [1 / 302] * 3 + [0.5, 0.3, 0.2]})
+    assert flat_drugs(scores) == ["A"]
+    assert flat_drugs(scores.assign(score=scores["score"] + [0, 1e-4, 0, 0, 0, 0])) == []

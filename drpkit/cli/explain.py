@@ -84,6 +84,12 @@ def explain(run: Annotated[Path, typer.Argument(
             tables["pair_genes"] = pd.concat([pair_ranking(explained, d, cell) for d in drugs],
                                              ignore_index=True)
     atoms = atom_figures(explained, drugs or [])
+    flat = flat_drugs(scores)
+    if flat:
+        typer.echo(f"warning: {len(flat)} of {scores['drug'].nunique()} drugs have equal scores "
+                   f"for every ranked feature (e.g. {', '.join(flat[:3])}); their order is "
+                   "arbitrary and says nothing about the drug (for attention: the weights "
+                   "are uniform)", err=True)
     checks = None
     if validate:
         from drpkit.explain.validate import check_gene_ranking
@@ -110,7 +116,7 @@ def explain(run: Annotated[Path, typer.Argument(
             save(fig, tmp / f"{stem}.png")
         meta = {"run": str(run), "model": explained.model, "method": explained.method,
                 "top": top, "drugs": len(scores["drug"].unique()), "tasks": explained.tasks,
-                "genes_ranked": len(explained.universe)}
+                "genes_ranked": len(explained.universe), "flat_drugs": flat}
         if checks is not None:
             for name, frame in checks["tables"].items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -119,6 +125,15 @@ def explain(run: Annotated[Path, typer.Argument(
         (tmp / "explain.json").write_text(json.dumps(meta, indent=2))
     _print(explained, chosen if drugs else chosen[:5], top, checks)
     typer.echo(f"explanations written to {target}")
+
+
+def flat_drugs(scores, rtol: float = 1e-6) -> list[str]:
+    """Drugs whose scores are all equal (spread below ``rtol`` of their largest): a
+    collapsed attention gives every gene set the same weight, and ranks are then ties
+    broken by name."""
+    spread = scores.groupby("drug")["score"].agg(lambda v: v.max() - v.min())
+    peak = scores.groupby("drug")["score"].agg(lambda v: v.abs().max())
+    return sorted(spread.index[spread <= rtol * peak.clip(lower=1e-300)].astype(str))
 
 
 def _figure_drugs(scores, top: int) -> list[str]:
