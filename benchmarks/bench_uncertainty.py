@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
         "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
+        "drug_pcc_mean", "auroc", "drug_auroc_mean",
         *(f"{m}[{g}]" for g in ("seen", "new cell", "new drug", "new both")
           for m in ("n", "interval_coverage", "pcc")))
 

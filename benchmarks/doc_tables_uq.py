@@ -96,3 +96,37 @@ def mmgnn_attention(args: list[str]) -> str:
                      "median rank over all drugs", "drugs ranking it higher",
                      "drug's top set"], rows,
                     ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---"])
+
+
+@generator("mmgnn-fold")
+def mmgnn_fold(args: list[str]) -> str:
+    """mmgnn's train runs (``uncertainty_gdsc2.jsonl`` rows of model mmgnn, recorded by
+    ``bench_uncertainty.py --from-run``) beside models of the per-fold-label grid on the
+    same fold and seed (``gdsc2_honest/tasks.csv``)."""
+    from doc_common import RESULTS
+
+    runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl") if r["model"] == "mmgnn"]
+    grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
+    others = args or ["naive-additive", "gbm", "mlp", "mtigcn"]
+    rows, done = [], set()
+    for r in runs:
+        rows.append([f"mmgnn{_model_settings(r['params'])}", r["split"], str(r["fold"]),
+                     *(f"{r[k]:.3f}" if k in r else "–" for k in
+                       ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")),
+                     f"{r['seconds']:,.0f} s"])
+        key = (r["split"], r["fold"], r["seed"])
+        if key in done:
+            continue
+        done.add(key)
+        same = grid[(grid["kind"] == "cv") & (grid["split"] == key[0]) & (grid["fold"] == key[1])
+                    & (grid["seed"] == key[2])].set_index("model")
+        for model in others:
+            if model in same.index:
+                t = same.loc[model]
+                rows.append([model, key[0], str(key[1]),
+                             *("–" if pd.isna(t[k]) else f"{t[k]:.3f}" for k in
+                               ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")),
+                             f"{t['seconds']:,.0f} s"])
+    return md_table(["model", "split", "fold", "PCC", "RMSE", "PCC per drug", "AUROC",
+                     "AUROC per drug", "fit time"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
