@@ -71,7 +71,12 @@ KEGG_NAMES = {
     "hsa05165": "Human papillomavirus infection",
     "hsa05202": "Transcriptional misregulation in cancer",
     "hsa05205": "Proteoglycans in cancer", "hsa05206": "MicroRNAs in cancer",
-    "hsa04360": "Axon guidance", "hsa04390": "Hippo signaling",
+    "hsa04360": "Axon guidance", "hsa04390": "Hippo signaling", "hsa05310": "Asthma",
+    "hsa04614": "Renin-angiotensin system", "hsa04710": "Circadian rhythm",
+    "hsa00250": "Alanine, aspartate and glutamate metabolism",
+    "hsa00260": "Glycine, serine and threonine metabolism",
+    "hsa04979": "Cholesterol metabolism",
+    "hsa04550": "Signaling pathways regulating pluripotency of stem cells",
 }
 
 
