@@ -1,8 +1,17 @@
-"""Pieces the one-fold timing scripts share (``bench_drgt.py``, ``bench_csg2a.py``)."""
+"""Pieces the benchmark scripts share (``bench_drgt.py``, ``bench_csg2a.py``,
+``bench_uncertainty.py``, ``bench_mmgnn_attention.py``)."""
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+
+
+def append_row(out, row: dict) -> None:
+    """Print ``row`` and append it to the JSON-lines file ``out``."""
+    print(json.dumps(row), flush=True)
+    with open(out, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
 
 
 def peak_rss_mb() -> float:

@@ -19,12 +19,13 @@ Example (the BENCHMARKS.md rows)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_common import append_row
 
 
 def main() -> None:
@@ -42,30 +43,24 @@ def main() -> None:
     n_sets = table["pathway"].nunique()
     for item in args.drugs:
         drug, _, pathway = item.partition("=")
-        mine = table.loc[(table["drug"] == drug) & (table["pathway"] == pathway)]
-        if mine.empty:
+        own = table.loc[table["drug"] == drug].set_index("pathway")
+        if pathway not in own.index:
             raise SystemExit(f"{drug} / {pathway}: not in the run's attention table")
+        rank = int(own.loc[pathway, "rank"])
         everyone = table.loc[table["pathway"] == pathway, "rank"]
         row = {"run": str(args.run), "model": ctx["config"]["model"],
                "split": ctx["config"]["split"], "fold": ctx["config"]["fold"],
-               "drug": drug, "pathway": pathway, "sets": int(n_sets),
-               "rank": int(mine["rank"].iloc[0]),
-               "weight_x_uniform": round(float(mine["weight"].iloc[0]) * n_sets, 4),
-               "spread_x_uniform": float((table.loc[table["drug"] == drug, "weight"].max()
-                                          - table.loc[table["drug"] == drug, "weight"].min())
-                                         * n_sets),
+               "drug": drug, "pathway": pathway, "sets": int(n_sets), "rank": rank,
+               "weight_x_uniform": round(float(own.loc[pathway, "weight"]) * n_sets, 4),
+               "spread_x_uniform": float((own["weight"].max() - own["weight"].min()) * n_sets),
                "params": {k: ctx["params"][k] for k in ("dim", "heads", "size_buckets", "trainer")
                           if k in ctx["params"]},
                "median_rank_all_drugs": float(everyone.median()),
                "drugs": int(everyone.size),
-               "share_of_drugs_ranking_it_higher": round(float(
-                   (everyone < int(mine["rank"].iloc[0])).mean()), 4),
-               "top_set": str(table.loc[(table["drug"] == drug) & (table["rank"] == 1),
-                                        "pathway"].iloc[0]),
+               "share_of_drugs_ranking_it_higher": round(float((everyone < rank).mean()), 4),
+               "top_set": str(own["rank"].idxmin()),
                "date": time.strftime("%Y-%m-%d %H:%M")}
-        print(json.dumps(row), flush=True)
-        with open(args.out, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_row(args.out, row)
 
 
 if __name__ == "__main__":

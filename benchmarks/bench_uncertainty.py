@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_common import append_row
+
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
         "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
         "drug_pcc_mean", "auroc", "drug_auroc_mean",
@@ -75,9 +77,7 @@ def main() -> None:
                "seconds": round(time.perf_counter() - start, 1),
                "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "versions": package_versions()}
-        print(json.dumps(row), flush=True)
-        with open(args.out, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_row(args.out, row)
 
     if args.transfer:
         from drpkit.data.spec import DataSpec
@@ -133,9 +133,7 @@ def from_run(run: Path, threads: int | None, out: str) -> None:
            "seconds": round(float(metrics["seconds"]), 1), "threads": threads,
            "date": config["created"].replace("T", " ")[:16], "versions": config["versions"],
            "run": str(run)}
-    print(json.dumps(row), flush=True)
-    with open(out, "a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    append_row(out, row)
 
 
 if __name__ == "__main__":

@@ -51,23 +51,15 @@ def sample_training_pairs(data: DrugResponseData, per_drug: int, seed: int) -> p
     return chosen[["cell", "drug"]].reset_index(drop=True)
 
 
-def _check_explainable(model: MMGNN, atoms: bool = False) -> None:
-    cfg = model.config
-    if not cfg.cross_attention or not cfg.pathway_tokens:
-        raise DataError("mmgnn: atom -> pathway attention needs cross_attention=true and "
-                        "pathway_tokens=true")
-    if atoms and cfg.drug_encoder != "mol-gnn":
-        raise DataError(f"mmgnn: drug_encoder={cfg.drug_encoder} gives one drug token, not "
-                        "one per atom; per-atom attention needs mol-gnn")
-
-
 def atom_pathway_attention(model: MMGNN, data: DrugResponseData, drug: str) -> pd.DataFrame:
     """One drug's attention per atom and gene set (module docstring): rows are the
     atoms (index ``atom``, column ``element``), the other columns the gene sets; each
     row sums to 1. Raises DataError when ``drug`` has no pairs in ``data``."""
     from drpkit.features.molgraph import canonical_mol
 
-    _check_explainable(model, atoms=True)
+    if not model.explains_atoms:
+        raise DataError("mmgnn: per-atom attention needs drug_encoder=mol-gnn, "
+                        "cross_attention=true and pathway_tokens=true")
     pairs = sample_training_pairs(data, model.config.explain_cells, model.config.seed)
     pairs = pairs.loc[pairs["drug"] == drug].reset_index(drop=True)
     if pairs.empty:
@@ -80,7 +72,7 @@ def atom_pathway_attention(model: MMGNN, data: DrugResponseData, drug: str) -> p
         raise DataError(f"mmgnn: {drug!r} has {mol.GetNumAtoms()} atoms but {n_atoms} "
                         "attention rows; was the model fitted on another SMILES?")
     pathways = model.module_.pathways
-    assert pathways is not None and pathways.sets is not None  # _check_explainable
+    assert pathways is not None and pathways.sets is not None  # explains_atoms
     frame = pd.DataFrame(weights, columns=list(pathways.sets)).rename_axis("atom")
     frame.insert(0, "element", [atom.GetSymbol() for atom in mol.GetAtoms()])
     return frame
