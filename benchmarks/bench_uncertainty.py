@@ -33,7 +33,8 @@ from bench_common import append_row
 
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
         "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
-        "drug_pcc_mean", "auroc", "drug_auroc_mean",
+        "drug_pcc_mean", "auroc", "drug_auroc_mean", "ece", "ece_raw", "set_coverage",
+        "set_size_mean",
         *(f"{m}[{g}]" for g in ("seen", "new cell", "new drug", "new both")
           for m in ("n", "interval_coverage", "pcc")))
 

@@ -76,7 +76,9 @@ ABLATIONS = {"ppi_none": "no PPI prior", "form_linear": "no attention (linear)",
 def csg2a_ablation(args: list[str]) -> str:
     """csg2a's ablations (``csg2a_ablation/<variant>.csv``, each a run's tasks.csv)
     against the default model (the csg2a rows of ``csg2a_gdsc2/tasks.csv``) on the
-    same folds: mean ± sd and the paired difference in PCC with its t-test p."""
+    folds the variants ran: mean ± sd, the best validation loss where
+    ``bench_csg2a.py from-run`` recorded it (``csg2a_ablation/variants.jsonl``, matched
+    by task id), and the paired difference in PCC with its t-test p."""
     from scipy.stats import ttest_rel
 
     full = _cv("csg2a_gdsc2/tasks.csv")
@@ -85,27 +87,38 @@ def csg2a_ablation(args: list[str]) -> str:
     for key, label in ABLATIONS.items():
         if (RESULTS / "csg2a_ablation" / f"{key}.csv").exists():
             variants[label] = _cv(f"csg2a_ablation/{key}.csv")
+    validation_file = RESULTS / "csg2a_ablation" / "variants.jsonl"
+    validation = {r["source"].split()[-1]: r["best_val_loss"] for r in
+                  read_jsonl("csg2a_ablation/variants.jsonl")} if validation_file.exists() else {}
+    columns = ["id", "rmse", "pcc"]
+
+    def val_loss(frame: pd.DataFrame) -> str:
+        losses = frame["id"].map(validation)
+        return _ms(losses, 4) if losses.notna().all() else ""
+
     rows = []
     for split, split_name in SPLITS.items():
-        base = full[full["split"] == split].set_index("fold")[["rmse", "pcc"]]
-        variant_rows = []
+        base = full[full["split"] == split].set_index("fold")[columns]
+        variant_rows, folds = [], set()
         for label, frame in list(variants.items())[1:]:
-            part = frame[frame["split"] == split].set_index("fold")[["rmse", "pcc"]]
+            part = frame[frame["split"] == split].set_index("fold")[columns]
             both = part.join(base, rsuffix="_full", how="inner")
             if both.empty:
                 continue
+            folds |= set(both.index)
             diff = both["pcc"] - both["pcc_full"]
             p = ttest_rel(both["pcc"], both["pcc_full"]).pvalue if len(both) > 2 else None
-            variant_rows.append([split_name, label, str(len(both)), _ms(both["rmse"]),
-                                 _ms(both["pcc"]), f"{diff.mean():+.3f}",
+            variant_rows.append([split_name, label, str(len(both)), val_loss(both),
+                                 _ms(both["rmse"]), _ms(both["pcc"]), f"{diff.mean():+.3f}",
                                  "" if p is None else f"{p:.2g}"])
-        if variant_rows:  # the default's row only where a variant ran
-            rows.append([split_name, next(iter(variants)), str(len(base)), _ms(base["rmse"]),
-                         _ms(base["pcc"]), "", ""])
+        if variant_rows:  # the default's row only where a variant ran, on the same folds
+            shown = base.loc[sorted(folds)]
+            rows.append([split_name, next(iter(variants)), str(len(shown)), val_loss(shown),
+                         _ms(shown["rmse"]), _ms(shown["pcc"]), "", ""])
             rows += variant_rows
-    return md_table(["split", "variant", "folds", "RMSE", "PCC", "Δ PCC vs default",
-                     "p (paired t)"], rows, ["---", "---", "---:", "---:", "---:", "---:",
-                                             "---:"])
+    return md_table(["split", "variant", "folds", "validation loss (best)", "RMSE", "PCC",
+                     "Δ PCC vs default", "p (paired t)"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
 
 
 @generator("csg2a-moa")

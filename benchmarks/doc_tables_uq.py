@@ -130,3 +130,34 @@ def mmgnn_fold(args: list[str]) -> str:
     return md_table(["model", "split", "fold", "PCC", "RMSE", "PCC per drug", "AUROC",
                      "AUROC per drug", "fit time"], rows,
                     ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+@generator("predict-example")
+def predict_example(args: list[str]) -> str:
+    """``drpkit predict`` on CCLE's new cells (``bench_predict_example.py``): with ``rows``,
+    the flagged predictions and one cell's first rows; else intervals against CCLE's
+    measured ln IC50 per drug novelty and flag."""
+    import json
+
+    from doc_common import RESULTS
+
+    folder = RESULTS / "predict_example"
+    if args[:1] == ["rows"]:
+        pred = pd.read_csv(folder / "pred.csv")
+        shown = pd.concat([pred[pred["flag_uncertain"]], pred[~pred["flag_uncertain"]].head(4)])
+        return md_table(
+            ["cell", "drug", "value", "value_sd", "value_lo", "value_hi", "new_cell", "new_drug",
+             "flag_uncertain"],
+            [[r.cell, r.drug, f"{r.value:.2f}", f"{r.value_sd:.2f}", f"{r.value_lo:.2f}",
+              f"{r.value_hi:.2f}", str(r.new_cell), str(r.new_drug), f"**{r.flag_uncertain}**"
+              if r.flag_uncertain else str(r.flag_uncertain)] for r in shown.itertuples()],
+            ["---", "---", "---:", "---:", "---:", "---:", "---", "---", "---"])
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = [[g["drug"], "yes" if g["flagged"] else "no", str(g["pairs"]), f"{g['mean width']:.2f}",
+             str(g["measured pairs"]),
+             f"{100 * g['coverage']:.1f} %" if g["coverage"] is not None else "–",
+             f"{g['mean abs error']:.2f}" if g["mean abs error"] is not None else "–"]
+            for g in summary["groups"]]
+    return md_table(["drug", "flagged", "pairs", "mean width (ln IC50)", "pairs CCLE measured",
+                     "coverage of CCLE's value", "mean abs. error vs CCLE"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:"])

@@ -38,6 +38,12 @@ handled by a documented rule, counted and reported:
   its columns (``value_lo``, ``value_hi``, ``value_sd``, ...) and
   ``flag_uncertain``: uncertainty above the validation pairs' 90th percentile
   (:mod:`drpkit.uncertainty.wrap`); the rule and count are in the report.
+* **Novelty.** ``new_cell`` / ``new_drug``: the pair's cell (by id) or drug (after
+  matching) is not among the run's training pairs. Kept apart from the flag because
+  the intervals were calibrated on seen drugs: they do not widen for a new drug (on
+  drug-blind folds and on CCLE's new drugs they cover far below nominal;
+  BENCHMARKS.md, "Uncertainty"), so a ``new_drug`` row deserves the same caution as a
+  flagged one.
 
 The statistics used (training cells' per-gene mean, sd, median) come from the
 run's training part only.
@@ -168,7 +174,10 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
     check_policy(on_missing, impute)
     run = Path(run)
     config, model, data = load_run(run)
-    data = impute_for_training(data, training_rows(config, data))  # run trained with --impute
+    trained_rows = training_rows(config, data)
+    seen = data.responses.iloc[trained_rows]
+    seen_cells, seen_drugs = set(seen["cell"]), set(seen["drug"])
+    data = impute_for_training(data, trained_rows)  # run trained with --impute
     report: dict[str, Any] = {"run": str(run), "model": model.name,
                               "missing_genes": missing_genes, "max_missing": max_missing,
                               "standardise": standardise, "on_missing": on_missing,
@@ -207,6 +216,10 @@ def predict_run(run: str | Path, expression: str | Path | None = None,
         result.insert(2, "value", prediction["value"].to_numpy())
     for column in extra_outputs(prediction):  # interval bounds, sds, ... as the model gives
         result[column] = prediction[column].to_numpy()
+    result["new_cell"] = ~query["cell"].isin(seen_cells).to_numpy()
+    result["new_drug"] = ~query["drug"].isin(seen_drugs).to_numpy()
+    report["novelty"] = {"new_cell_pairs": int(result["new_cell"].sum()),
+                         "new_drug_pairs": int(result["new_drug"].sum())}
     if model.config.uncertainty.method != "none":
         _flag(model, prediction, result, report)
     warnings += check_outputs(result, model)
@@ -330,6 +343,11 @@ def match_summary(report: dict) -> list[str]:
         lines.append(f"uncertainty ({flags['method']}, alpha {flags['alpha']}): "
                      f"{flags['flagged']} of {report['pairs']} prediction(s) flagged "
                      f"(flag_uncertain: {flags['rule']})")
+    novelty = report.get("novelty")
+    if novelty and (novelty["new_cell_pairs"] or novelty["new_drug_pairs"]):
+        lines.append(f"novelty: {novelty['new_cell_pairs']} of {report['pairs']} pair(s) with a "
+                     f"cell and {novelty['new_drug_pairs']} with a drug the run never trained on "
+                     "(columns new_cell, new_drug; intervals are calibrated on seen drugs)")
     drugs = report.get("drugs")
     if drugs:
         lines.append(f"drugs: {drugs['given']} given; {drugs['matched_by_structure']} are "

@@ -181,3 +181,20 @@ def test_renamed_known_drug_is_matched_by_structure(ridge_run, files, tmp_path, 
     original = original[original["drug"] == drug].set_index("cell")["value"]
     mine = renamed.predictions.set_index("cell")["value"]
     assert np.allclose(mine.loc[original.index], original)
+
+
+def test_new_cells_and_drugs_are_marked_by_what_the_run_trained_on(ridge_run, files, tmp_path,
+                                                                    small):
+    known = small.drugs[0]
+    pd.DataFrame({"drug": ["MyCompound-7", "Aspirin"],
+                  "smiles": [small.smiles[known], "CC(=O)OC1=CC=CC=C1C(=O)O"]}) \
+        .to_csv(tmp_path / "mixed.csv", index=False)
+    seen_cells = predict_run(ridge_run, drugs=tmp_path / "mixed.csv")
+    pred = seen_cells.predictions
+    assert not pred["new_cell"].any()  # the run's own cells
+    assert pred.groupby("drug")["new_drug"].all().to_dict() == {"Aspirin": True,
+                                                                 "MyCompound-7": False}
+    assert seen_cells.report["novelty"] == {"new_cell_pairs": 0,
+                                            "new_drug_pairs": int((pred["drug"] == "Aspirin").sum())}
+    new_cells = predict_run(ridge_run, files / "new_cells.csv").predictions
+    assert new_cells["new_cell"].all() and not new_cells["new_drug"].any()

@@ -104,3 +104,28 @@ def test_cosine_schedule_falls_from_lr_to_zero_over_max_epochs(monkeypatch):
     Trainer(TrainerConfig(max_epochs=8, lr=0.1, schedule="cosine", progress=False)).fit(
         _NoValidation(nn.Linear(10, 1), x, y, x, y), epochs=3)
     assert seen == [pytest.approx(0.05 * (1 + math.cos(math.pi * k / 8))) for k in range(3)]
+
+
+class _IdleWeight(nn.Module):
+    """A linear model plus one weight whose data gradient is exactly 0 (it enters the
+    loss multiplied by 0), like an attention key that no longer changes the output."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(10, 1)
+        self.idle = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return self.linear(x) + 0.0 * self.idle
+
+
+@pytest.mark.parametrize("optimizer, lowest, highest", [("adam", 0.0, 0.1), ("adamw", 0.99, 1.0)])
+def test_coupled_l2_collapses_an_idle_weight_decoupled_decay_does_not(optimizer, lowest, highest):
+    # Adam + L2: the gradient of the idle weight is weight_decay * w, which Adam
+    # normalises to a step of about lr towards 0 whatever weight_decay is: 1 -> ~0 in
+    # a few 1/lr steps. AdamW multiplies it by 1 - lr * weight_decay per step instead.
+    x, y = _data()
+    module = _IdleWeight()
+    Trainer(TrainerConfig(max_epochs=500, patience=500, lr=1e-2, weight_decay=1e-5,
+                          optimizer=optimizer, progress=False)).fit(_Task(module, x, y, x, y))
+    assert lowest <= abs(module.idle.item()) <= highest

@@ -36,8 +36,16 @@ class TrainerConfig(BaseModel):
         patience: stop after this many epochs without a validation improvement.
         min_delta: smallest change of the monitored validation metric that
             counts as an improvement.
-        lr: Adam learning rate.
-        weight_decay: Adam weight decay (L2 penalty).
+        lr: learning rate.
+        weight_decay: weight decay; what it means depends on ``optimizer``.
+        optimizer: ``adam`` (``torch.optim.Adam``: ``weight_decay`` is an L2 penalty
+            added to the gradient, so Adam's normalisation pulls any weight whose data
+            gradient is smaller than the penalty to 0 by about ``lr`` per step, however
+            small the penalty: mmgnn's attention and CSG2A's queries collapsed that way;
+            BENCHMARKS.md) or ``adamw`` (``torch.optim.AdamW``, Loshchilov & Hutter
+            2019: decay applied to the weights, ``w *= 1 - lr * weight_decay`` per step,
+            whatever the gradient; typical values are 1e-4 to 1e-2). Every default is
+            ``adam``, the optimiser behind every committed result.
         grad_clip: clip the gradient norm to this value; None = no clipping.
         device: ``auto`` (CUDA when available, else CPU; ``DRPKIT_DEVICE``
             overrides), ``cpu`` or ``cuda:N``.
@@ -57,6 +65,7 @@ class TrainerConfig(BaseModel):
     min_delta: float = 0.0
     lr: float = 1e-3
     weight_decay: float = 0.0
+    optimizer: Literal["adam", "adamw"] = "adam"
     grad_clip: float | None = None
     device: str = "auto"
     progress: bool | None = None  # None: show a bar only on an interactive terminal
@@ -120,8 +129,12 @@ class History:
         return self.seconds + (self.refit.seconds if self.refit is not None else 0.0)
 
 
+OPTIMISERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
 def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Adam parameter groups: every parameter decayed by ``weight_decay``, except
+    """Optimiser parameter groups: every parameter decayed by ``weight_decay``, except
     those the module names in ``no_weight_decay()`` (the convention of timm), which
     get none. A model uses it for weights whose scale a later normalisation hides:
     decay then shrinks them without limit (CSG2A's per-gene query weights)."""
@@ -137,7 +150,7 @@ def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[
 
 
 class Trainer:
-    """Fits a :class:`TrainingTask` with Adam and validation-based early stopping."""
+    """Fits a :class:`TrainingTask` with Adam (or AdamW) and validation-based early stopping."""
 
     def __init__(self, config: TrainerConfig | None = None, seed: int = 0):
         self.config = config or TrainerConfig()
@@ -157,7 +170,8 @@ class Trainer:
         fixed = epochs is not None
         generator = seed_everything(self.seed)
         module = task.module
-        optimiser = torch.optim.Adam(parameter_groups(module, cfg.weight_decay), lr=cfg.lr)
+        optimiser = OPTIMISERS[cfg.optimizer](parameter_groups(module, cfg.weight_decay),
+                                              lr=cfg.lr)
         scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.max_epochs)
                      if cfg.schedule == "cosine" else None)
         history = History()
