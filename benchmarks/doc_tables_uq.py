@@ -4,7 +4,7 @@ AURC per model, calibration and split (``uncertainty_gdsc2.jsonl`` of
 from __future__ import annotations
 
 import pandas as pd
-from doc_common import generator, md_table, read_jsonl
+from doc_common import RESULTS, generator, md_table, read_jsonl
 from doc_common import mean_sd_text as _ms
 
 
@@ -20,6 +20,19 @@ def _model_settings(params: dict) -> str:
     return f" ({', '.join(items)})" if items else ""
 
 
+SPLIT_ORDER = {"random": 0, "cell-blind": 1, "drug-blind": 2}
+
+
+def _ordered_groups(frame: pd.DataFrame):
+    """(model, setting, split) groups: models and settings in order of first appearance
+    in the file, then split kinds random, cell-blind, drug-blind, transfers."""
+    groups = list(frame.groupby(["model", "setting", "split"], sort=False))
+    first = {name: i for i, name in reversed(list(enumerate(frame["model"])))}
+    setting = {name: i for i, name in reversed(list(enumerate(frame["setting"])))}
+    return sorted(groups, key=lambda g: (first[g[0][0]], setting[g[0][1]],
+                                         SPLIT_ORDER.get(g[0][2], 3)))
+
+
 @generator("uncertainty")
 def uncertainty(args: list[str]) -> str:
     """90% intervals of each (model, setting, split): mean ± sd over folds."""
@@ -28,7 +41,7 @@ def uncertainty(args: list[str]) -> str:
         lambda p: ", ".join(f"{k}={v}" for k, v in p["uncertainty"].items()))
     frame["model"] += frame["params"].map(_model_settings)
     rows = []
-    for (model, setting, split), part in frame.groupby(["model", "setting", "split"], sort=False):
+    for (model, setting, split), part in _ordered_groups(frame):
         rows.append([model, f"`{setting}`", split, str(len(part)),
                      _ms(100 * part["interval_coverage"], 1) + " %",
                      _ms(part["interval_width_mean"], 2), _ms(part["interval_drug_coverage_sd"]),
@@ -103,7 +116,6 @@ def mmgnn_fold(args: list[str]) -> str:
     """mmgnn's train runs (``uncertainty_gdsc2.jsonl`` rows of model mmgnn, recorded by
     ``bench_uncertainty.py --from-run``) beside models of the per-fold-label grid on the
     same fold and seed (``gdsc2_honest/tasks.csv``)."""
-    from doc_common import RESULTS
 
     runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl") if r["model"] == "mmgnn"]
     grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
@@ -139,7 +151,6 @@ def predict_example(args: list[str]) -> str:
     measured ln IC50 per drug novelty and flag."""
     import json
 
-    from doc_common import RESULTS
 
     folder = RESULTS / "predict_example"
     if args[:1] == ["rows"]:
@@ -161,3 +172,24 @@ def predict_example(args: list[str]) -> str:
     return md_table(["drug", "flagged", "pairs", "mean width (ln IC50)", "pairs CCLE measured",
                      "coverage of CCLE's value", "mean abs. error vs CCLE"], rows,
                     ["---", "---", "---:", "---:", "---:", "---:", "---:"])
+
+
+@generator("uncertainty-classes")
+def uncertainty_classes(args: list[str]) -> str:
+    """Probabilities and conformal sets of the rows that recorded them (``ece``):
+    ``uncertainty_gdsc2.jsonl`` and ``uncertainty_classifiers_gdsc2.jsonl`` (the same
+    runs, folds whose first rows predate the ECE columns)."""
+    files = [name for name in ("uncertainty_gdsc2.jsonl", "uncertainty_classifiers_gdsc2.jsonl")
+             if (RESULTS / name).exists()]
+    frame = pd.DataFrame(read_jsonl(*files))
+    frame = frame[frame["ece"].notna()] if "ece" in frame else frame.iloc[:0]
+    frame["setting"] = frame["params"].map(
+        lambda p: ", ".join(f"{k}={v}" for k, v in p["uncertainty"].items()))
+    rows = [[model, f"`{setting}`", split, str(len(part)), _ms(part["ece_raw"], 4),
+             _ms(part["ece"], 4), _ms(100 * part["set_coverage"], 1) + " %",
+             _ms(part["set_size_mean"], 2), _ms(part["auroc"])]
+            for (model, setting, split), part in _ordered_groups(frame)]
+    return md_table(["model", "uncertainty", "split", "folds", "ECE of the score",
+                     "ECE after isotonic calibration", "set coverage (nominal 90 %)",
+                     "mean set size", "AUROC"], rows,
+                    ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
