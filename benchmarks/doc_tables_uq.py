@@ -119,25 +119,23 @@ def mmgnn_fold(args: list[str]) -> str:
 
     runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl") if r["model"] == "mmgnn"]
     grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
-    others = args or ["naive-additive", "gbm", "mlp", "mtigcn"]
-    rows, done = [], set()
-    for r in runs:
-        rows.append([f"mmgnn{_model_settings(r['params'])}", r["split"], str(r["fold"]),
-                     *(f"{r[k]:.3f}" if k in r else "–" for k in
-                       ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")),
-                     f"{r['seconds']:,.0f} s"])
-        key = (r["split"], r["fold"], r["seed"])
-        if key in done:
-            continue
-        done.add(key)
+    others = args or ["naive-additive", "per-drug-ridge", "gbm", "mlp", "mtigcn"]
+    metrics = ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")
+    rows = []
+    keys = list(dict.fromkeys((r["split"], r["fold"], r["seed"]) for r in runs))
+    for key in keys:  # each fold: its mmgnn runs, then the grid's models on it
+        for r in runs:
+            if (r["split"], r["fold"], r["seed"]) == key:
+                rows.append([f"mmgnn{_model_settings(r['params'])}", r["split"], str(r["fold"]),
+                             *(f"{r[k]:.3f}" if k in r else "–" for k in metrics),
+                             f"{r['seconds']:,.0f} s"])
         same = grid[(grid["kind"] == "cv") & (grid["split"] == key[0]) & (grid["fold"] == key[1])
                     & (grid["seed"] == key[2])].set_index("model")
         for model in others:
             if model in same.index:
                 t = same.loc[model]
                 rows.append([model, key[0], str(key[1]),
-                             *("–" if pd.isna(t[k]) else f"{t[k]:.3f}" for k in
-                               ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")),
+                             *("–" if pd.isna(t[k]) else f"{t[k]:.3f}" for k in metrics),
                              f"{t['seconds']:,.0f} s"])
     return md_table(["model", "split", "fold", "PCC", "RMSE", "PCC per drug", "AUROC",
                      "AUROC per drug", "fit time"], rows,
