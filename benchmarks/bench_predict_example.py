@@ -91,6 +91,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import pandas as pd
+
     from drpkit.runs import package_versions
 
     run = args.work / f"{args.model}-gdsc2-none"
