@@ -117,7 +117,8 @@ def main() -> None:
                                       ("pcc", "rmse", "drug_pcc_mean")
                                       if k in trained},
                "train seconds": trained["seconds"],
-               "threads": json.loads((run / "config.json").read_text())["threads"], "date": time.strftime("%Y-%m-%d %H:%M"),
+               "threads": json.loads((run / "config.json").read_text())["threads"],
+               "date": time.strftime("%Y-%m-%d %H:%M"),
                "versions": package_versions()}
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "versions"}, indent=2))

@@ -3,6 +3,8 @@ AURC per model, calibration and split (``uncertainty_gdsc2.jsonl`` of
 ``bench_uncertainty.py``). Registered into ``doc_common.GENERATORS``."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from doc_common import RESULTS, generator, md_table, read_jsonl
 from doc_common import mean_sd_text as _ms
@@ -18,6 +20,11 @@ def _model_settings(params: dict) -> str:
     items = [item for k, v in params.items() if k not in ("seed", "uncertainty")
              for item in flat(f"{k}.", v)]
     return f" ({', '.join(items)})" if items else ""
+
+
+def _uncertainty_setting(params: dict) -> str:
+    """A row's uncertainty settings as ``k=v, ...`` (the tables' "uncertainty" column)."""
+    return ", ".join(f"{k}={v}" for k, v in params["uncertainty"].items())
 
 
 SPLIT_ORDER = {"random": 0, "cell-blind": 1, "drug-blind": 2}
@@ -37,8 +44,7 @@ def _ordered_groups(frame: pd.DataFrame):
 def uncertainty(args: list[str]) -> str:
     """90% intervals of each (model, setting, split): mean ± sd over folds."""
     frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
-    frame["setting"] = frame["params"].map(
-        lambda p: ", ".join(f"{k}={v}" for k, v in p["uncertainty"].items()))
+    frame["setting"] = frame["params"].map(_uncertainty_setting)
     frame["model"] += frame["params"].map(_model_settings)
     rows = []
     for (model, setting, split), part in _ordered_groups(frame):
@@ -64,7 +70,7 @@ def uncertainty_transfer(args: list[str]) -> str:
     frame = frame[frame["split"].str.startswith("transfer")]
     rows = []
     for r in frame.to_dict("records"):
-        setting = ", ".join(f"{k}={v}" for k, v in r["params"]["uncertainty"].items())
+        setting = _uncertainty_setting(r["params"])
         rows.append([r["model"], f"`{setting}`", r["split"], *(
             f"{int(r[f'n[{g}]']):,}: {100 * r[f'interval_coverage[{g}]']:.1f} % "
             f"(PCC {r[f'pcc[{g}]']:.2f})" for g in GROUPS)])
@@ -116,7 +122,6 @@ def mmgnn_fold(args: list[str]) -> str:
     """mmgnn's train runs (``uncertainty_gdsc2.jsonl`` rows of model mmgnn, recorded by
     ``bench_uncertainty.py --from-run``) beside models of the per-fold-label grid on the
     same fold and seed (``gdsc2_honest/tasks.csv``)."""
-
     runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl") if r["model"] == "mmgnn"]
     grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
     others = args or ["naive-additive", "per-drug-ridge", "gbm", "mlp", "mtigcn"]
@@ -147,9 +152,6 @@ def predict_example(args: list[str]) -> str:
     """``drpkit predict`` on CCLE's new cells (``bench_predict_example.py``): with ``rows``,
     the flagged predictions and one cell's first rows; else intervals against CCLE's
     measured ln IC50 per drug novelty and flag."""
-    import json
-
-
     folder = RESULTS / "predict_example"
     if args[:1] == ["rows"]:
         pred = pd.read_csv(folder / "pred.csv")
@@ -181,8 +183,7 @@ def uncertainty_classes(args: list[str]) -> str:
              if (RESULTS / name).exists()]
     frame = pd.DataFrame(read_jsonl(*files))
     frame = frame[frame["ece"].notna()] if "ece" in frame else frame.iloc[:0]
-    frame["setting"] = frame["params"].map(
-        lambda p: ", ".join(f"{k}={v}" for k, v in p["uncertainty"].items()))
+    frame["setting"] = frame["params"].map(_uncertainty_setting)
     rows = [[model, f"`{setting}`", split, str(len(part)), _ms(part["ece_raw"], 4),
              _ms(part["ece"], 4), _ms(100 * part["set_coverage"], 1) + " %",
              _ms(part["set_size_mean"], 2), _ms(part["auroc"])]
