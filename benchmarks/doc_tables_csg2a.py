@@ -41,12 +41,30 @@ def _cv(path: str) -> pd.DataFrame:
     return tasks[tasks["kind"] == "cv"]
 
 
+MIN_TEST_FOLDS = 3  # fewer paired folds: the difference is shown without a p
+
+
+def _versus_csg2a(csg2a: pd.DataFrame, runs: pd.DataFrame, metric: str) -> str:
+    """csg2a minus this model in ``metric``, mean over the folds both ran, with the
+    paired t-test p over those folds (from MIN_TEST_FOLDS folds on)."""
+    from drpkit.evaluate.stats import paired_ttest
+
+    both = csg2a[[metric]].join(runs[[metric]], rsuffix="_other", how="inner").dropna()
+    if both.empty:
+        return ""
+    diff = (both[metric] - both[f"{metric}_other"]).mean()
+    if len(both) < MIN_TEST_FOLDS:
+        return f"{diff:+.3f}"
+    return f"{diff:+.3f} (p={paired_ttest(both[metric], both[f'{metric}_other'])[1]:.2g})"
+
+
 @generator("csg2a-grid")
 def csg2a_grid(args: list[str]) -> str:
     """csg2a and the baselines per split kind (``RUN/tasks.csv`` copied to
     ``benchmarks/results/csg2a_gdsc2/tasks.csv``), mean ± sd over the folds csg2a
-    finished, every model on those same folds, with the CSG2A paper's Table 1 rows
-    (its own GDSC set and folds) beside them, labelled."""
+    finished, every model on those same folds, csg2a's paired difference to each
+    in PCC and PCC per drug (t-test p over the folds, from three folds on), with the
+    CSG2A paper's Table 1 rows (its own GDSC set and folds) beside them, labelled."""
     tasks = _cv(args[0] if args else "csg2a_gdsc2/tasks.csv")
     paper = [r for r in read_jsonl("published.jsonl") if r["paper"] == "CSG2A"]
     rows = []
@@ -54,16 +72,20 @@ def csg2a_grid(args: list[str]) -> str:
         part = tasks[tasks["split"] == split]
         folds = set(part.loc[part["model"] == "csg2a", "fold"])
         part = part[part["fold"].isin(folds)]
+        csg2a = part[part["model"] == "csg2a"].set_index("fold")
         for model, runs in part.groupby("model", sort=False):
             name = "csg2a (no pretraining)" if model == "csg2a" else model
+            versus = ["", ""] if model == "csg2a" else [
+                _versus_csg2a(csg2a, runs.set_index("fold"), m) for m in ("pcc", "drug_pcc_mean")]
             rows.append([SPLITS[split], name, str(len(runs)), _ms(runs["rmse"]),
-                         _ms(runs["pcc"]), _ms(runs["drug_pcc_mean"])])
+                         _ms(runs["pcc"]), _ms(runs["drug_pcc_mean"]), *versus])
         for quoted in (r for r in paper if r["split"] == split):
             rows.append([SPLITS[split], f"{quoted['model']}: the paper's figure", "10",
                          f"{quoted['rmse']:.3f} ± {quoted['rmse_sd']:.3f}",
-                         f"{quoted['pcc']:.3f} ± {quoted['pcc_sd']:.3f}", ""])
-    return md_table(["split", "model", "folds", "RMSE", "PCC", "PCC per drug"], rows,
-                    ["---", "---", "---:", "---:", "---:", "---:"])
+                         f"{quoted['pcc']:.3f} ± {quoted['pcc_sd']:.3f}", "", "", ""])
+    return md_table(["split", "model", "folds", "RMSE", "PCC", "PCC per drug",
+                     "csg2a − this: PCC", "csg2a − this: PCC per drug"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
 
 
 ABLATIONS = {"ppi_none": "no PPI prior", "form_linear": "no attention (linear)",
