@@ -20,6 +20,12 @@ and the figures into ``--out-dir``::
     .venv/bin/python benchmarks/bench_csg2a.py moa --run runs/csg2a_gdsc2 --split random \\
         --fold 0 --drugs Lapatinib,Afatinib --out-dir docs/explain/csg2a_gdsc2_f0
 
+``per-drug``: per-drug test PCC and RMSE of every model of a run on one split kind, for
+the comparison paired over drugs (``doc_tables.py csg2a-drugs``)::
+
+    .venv/bin/python benchmarks/bench_csg2a.py per-drug --run runs/csg2a_all \\
+        --split drug-blind --out benchmarks/results/csg2a_gdsc2/per_drug_drug-blind.csv
+
 ``synthetic-lincs``: a LINCS example set in the real GSE92742 format (synthetic
 profiles) on the dataset's landmark genes, for the pretraining ablation rows::
 
@@ -128,6 +134,34 @@ def cmd_from_run(args: argparse.Namespace) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
+def cmd_per_drug(args: argparse.Namespace) -> None:
+    """Per-drug test metrics of every finished cv task of ``args.split`` in a run, one
+    row per (model, fold, drug), written atomically to ``--out`` (CSV): on drug-blind
+    folds each drug is tested in exactly one fold, so models can be compared paired
+    over drugs, which has far more pairs than the folds."""
+    import pandas as pd
+
+    from drpkit.atomic import atomic_write_text
+    from drpkit.evaluate import evaluate_predictions
+    from drpkit.experiment.store import RunStore
+
+    store = RunStore(Path(args.run))
+    tasks = store.results()
+    tasks = tasks[(tasks["kind"] == "cv") & (tasks["split"] == args.split)]
+    if tasks.empty:
+        raise SystemExit(f"{args.run}: no finished cv task on {args.split}")
+    tables = []
+    for task in tasks.itertuples():
+        per_drug = evaluate_predictions(store.predictions(task.id), "regression").per_drug
+        tables.append(per_drug.rename(columns={"group": "drug"})[["drug", "n", "pcc", "rmse"]].assign(
+            model=task.model, split=task.split, seed=task.seed, fold=task.fold))
+    table = pd.concat(tables)[["model", "split", "seed", "fold", "drug", "n", "pcc", "rmse"]]
+    table = table.sort_values(["model", "fold", "drug"])
+    atomic_write_text(Path(args.out), table.to_csv(index=False, float_format="%.5g"))
+    print(f"{len(table):,} rows ({table['drug'].nunique()} drugs, {len(tasks)} tasks) "
+          f"-> {args.out}")
+
+
 def _figure(submap, drug: str, path: Path) -> None:
     """Heatmap of ``drug``'s attention among its top genes (``drug_attention_map`` rows)."""
     import matplotlib
@@ -220,13 +254,17 @@ def main() -> None:
     fr.add_argument("--fold", type=int, default=0)
     fr.add_argument("--load", default="", help="what else ran on the machine meanwhile")
     fr.add_argument("--out", default="benchmarks/results/csg2a_timing_gdsc2.jsonl")
+    pd_ = sub.add_parser("per-drug", help="per-drug test metrics of a run's tasks on a split")
+    pd_.add_argument("--run", required=True)
+    pd_.add_argument("--split", default="drug-blind")
+    pd_.add_argument("--out", required=True, help="CSV file to write")
     syn = sub.add_parser("synthetic-lincs", help="a GSE92742-format example set to pretrain on")
     syn.add_argument("--out", required=True, help="folder for the four files")
     syn.add_argument("--dataset", default="gdsc2")
     syn.add_argument("--plates", type=int, default=16)
     syn.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    {"time": cmd_time, "moa": cmd_moa, "from-run": cmd_from_run,
+    {"time": cmd_time, "moa": cmd_moa, "from-run": cmd_from_run, "per-drug": cmd_per_drug,
      "synthetic-lincs": cmd_synthetic_lincs}[args.command](args)
 
 

@@ -88,6 +88,44 @@ def csg2a_grid(args: list[str]) -> str:
                     ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
 
 
+@generator("csg2a-drugs")
+def csg2a_drugs(args: list[str]) -> str:
+    """csg2a against each model paired over drugs (``bench_csg2a.py per-drug`` files,
+    ``csg2a_gdsc2/per_drug_<split>.csv``; a drug-blind or disjoint drug is tested in one
+    fold only): drugs both scored, mean PCC and RMSE per drug, the share of drugs where
+    csg2a's PCC is higher, and the Wilcoxon signed-rank p on the per-drug PCC, Holm-
+    corrected across the compared models of the split (models constant within a drug,
+    whose per-drug PCC is 0 by construction, are left out)."""
+    from drpkit.evaluate.stats import holm_correction, paired_wilcoxon
+
+    rows = []
+    for split in args or ["drug-blind", "disjoint"]:
+        path = RESULTS / "csg2a_gdsc2" / f"per_drug_{split}.csv"
+        if not path.exists():
+            continue
+        table = pd.read_csv(path)
+        wide = {m: part.set_index("drug") for m, part in table.groupby("model", sort=False)}
+        ours = wide.pop("csg2a")
+        found = []
+        for model, theirs in wide.items():
+            if (theirs["pcc"].fillna(0) == 0).all():
+                continue  # constant within a drug (naive-drug): no ranking to compare
+            both = ours[["pcc", "rmse"]].join(theirs[["pcc", "rmse"]], rsuffix="_o").dropna()
+            found.append((model, both, paired_wilcoxon(both["pcc"], both["pcc_o"])[1]))
+        holm = holm_correction([p for *_, p in found])
+        folds = ours["fold"].nunique()
+        rows.append([SPLITS[split], f"csg2a (no pretraining), {folds} folds",
+                     str(len(ours)), f"{ours['pcc'].mean():.3f}", f"{ours['rmse'].mean():.3f}",
+                     "", ""])
+        for (model, both, _p), p_holm in zip(found, holm, strict=True):
+            rows.append([SPLITS[split], model, str(len(both)), f"{both['pcc_o'].mean():.3f}",
+                         f"{both['rmse_o'].mean():.3f}",
+                         f"{(both['pcc'] > both['pcc_o']).mean():.0%}", f"{p_holm:.2g}"])
+    return md_table(["split", "model", "drugs", "PCC per drug (mean)", "RMSE per drug (mean)",
+                     "drugs where csg2a's PCC is higher", "p (Wilcoxon over drugs, Holm)"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:"])
+
+
 ABLATIONS = {"ppi_none": "no PPI prior", "form_linear": "no attention (linear)",
              "form_gene-wise": "gene-wise form (public code)",
              "drug_encoder_mol-gnn": "structure: GINE (mol-gnn)",
