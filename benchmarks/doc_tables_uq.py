@@ -92,6 +92,26 @@ def mmgnn_speed(args: list[str]) -> str:
                     ["---", "---:", "---:", "---:", "---:", "---:", "---"])
 
 
+@generator("mmgnn-training")
+def mmgnn_training(args: list[str]) -> str:
+    """mmgnn's fits by optimiser setting (``bench_mmgnn_training.py``): validation loss,
+    the attention's query/key and gene-set embedding norms, and the test scores."""
+    rows = []
+    for r in read_jsonl("mmgnn_training_gdsc2.jsonl"):
+        optimiser = {"adam": "Adam, L2", "adamw": "AdamW, decay"}[r["optimizer"]]
+        setting = f"{optimiser} {r['weight_decay']:g}" if r["weight_decay"] else "Adam, no decay"
+        rows.append([r["split"], str(r["fold"]), setting, f"{r['best_val_loss']:.4f}",
+                     f"{r['best_epoch']} of {r['epochs']}",
+                     f"{r['query_norm']:.1f} / {r['key_norm']:.1f}",
+                     f"{r['set_embedding_norm']:.2f}", f"{r['pcc']:.3f}",
+                     f"{r['drug_pcc_mean']:.3f}", f"{r['seconds']:,.0f} s"])
+    return md_table(["split", "fold", "optimiser", "validation loss (best)", "best epoch",
+                     "query / key norms (drug -> cell)", "gene-set embedding norm", "PCC",
+                     "PCC per drug", "fit"], rows,
+                    ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:",
+                     "---:"])
+
+
 @generator("mmgnn-attention")
 def mmgnn_attention(args: list[str]) -> str:
     """Rank of each drug's mechanism pathway in mmgnn's attention, beside the same set's
@@ -101,9 +121,10 @@ def mmgnn_attention(args: list[str]) -> str:
 
     rows = []
     for r in read_jsonl("mmgnn_attention_gdsc2.jsonl"):
-        decay = r["params"].get("trainer", {}).get("weight_decay")
+        trainer = r["params"].get("trainer", {})
+        optimiser = trainer.get("optimizer", "adam")
         flat = r["spread_x_uniform"] < 1e-4
-        rows.append([f"weight_decay={decay}", r["drug"], pathway_label(r["pathway"]),
+        rows.append([f"{optimiser}, weight_decay={trainer.get('weight_decay')}", r["drug"], pathway_label(r["pathway"]),
                      f"{r['spread_x_uniform']:.2g}" + (" (flat)" if flat else ""),
                      "– (ties)" if flat else f"{r['rank']} of {r['sets']}",
                      f"{r['weight_x_uniform']:.3f}",
