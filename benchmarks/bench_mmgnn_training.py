@@ -1,7 +1,7 @@
 """How mmgnn's optimiser setting shaped a fit: validation loss and the size of its attention.
 
 For each ``drpkit train`` run of mmgnn given, appends one JSON line to ``--out`` with the
-optimiser and weight decay the run resolved (``config.json``), its best validation loss
+drug encoder, optimiser and weight decay the run resolved (``config.json``), its best validation loss
 and epoch (the training history in ``model/mmgnn.json``), the test metrics
 (``metrics.json``), and the Frobenius norms of the drug -> cell attention's query and key
 projections and of the gene-set embeddings (``model/weights.safetensors``). Norms near 0
@@ -10,7 +10,9 @@ fold"); the validation loss is what a choice between settings may read. Example 
 BENCHMARKS.md rows)::
 
     .venv/bin/python benchmarks/bench_mmgnn_training.py runs/mmgnn_gdsc2_f0_small \\
-        runs/mmgnn_gdsc2_f0_small_adamw runs/mmgnn_gdsc2_f0_small_wd0
+        runs/mmgnn_gdsc2_f0_small_adamw runs/mmgnn_gdsc2_f0_small_wd0 \\
+        runs/mmgnn_gdsc2_cellblind_f0_small runs/mmgnn_gdsc2_drugblind_f0_small \\
+        runs/mmgnn_gdsc2_drugblind_f0_small_molenc
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ def run_row(run: Path) -> dict:
     trainer = config["params"]["trainer"]
     return {"run": str(run), "model": "mmgnn", "split": metrics["split"],
             "fold": metrics["fold"], "seed": metrics["seed"],
+            "drug_encoder": config["params"]["drug_encoder"],
             "optimizer": trainer.get("optimizer", "adam"),
             "weight_decay": trainer["weight_decay"],
             "best_val_loss": round(history["best_score"], 5),

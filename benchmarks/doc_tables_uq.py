@@ -100,12 +100,15 @@ def mmgnn_training(args: list[str]) -> str:
     for r in read_jsonl("mmgnn_training_gdsc2.jsonl"):
         optimiser = {"adam": "Adam, L2", "adamw": "AdamW, decay"}[r["optimizer"]]
         setting = f"{optimiser} {r['weight_decay']:g}" if r["weight_decay"] else "Adam, no decay"
+        if r["drug_encoder"] != "mol-gnn":
+            setting += f"; drug_encoder={r['drug_encoder']}"
         rows.append([r["split"], str(r["fold"]), setting, f"{r['best_val_loss']:.4f}",
                      f"{r['best_epoch']} of {r['epochs']}",
                      f"{r['query_norm']:.1f} / {r['key_norm']:.1f}",
                      f"{r['set_embedding_norm']:.2f}", f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}", f"{r['seconds']:,.0f} s"])
-    return md_table(["split", "fold", "optimiser", "validation loss (best)", "best epoch",
+    return md_table(["split", "fold", "optimiser (and encoder)", "validation loss (best)",
+                     "best epoch",
                      "query / key norms (drug -> cell)", "gene-set embedding norm", "PCC",
                      "PCC per drug", "fit"], rows,
                     ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:",
