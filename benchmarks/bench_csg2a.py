@@ -153,8 +153,9 @@ def cmd_per_drug(args: argparse.Namespace) -> None:
     tables = []
     for task in tasks.itertuples():
         per_drug = evaluate_predictions(store.predictions(task.id), "regression").per_drug
-        tables.append(per_drug.rename(columns={"group": "drug"})[["drug", "n", "pcc", "rmse"]].assign(
-            model=task.model, split=task.split, seed=task.seed, fold=task.fold))
+        per_drug = per_drug.rename(columns={"group": "drug"})[["drug", "n", "pcc", "rmse"]]
+        tables.append(per_drug.assign(model=task.model, split=task.split, seed=task.seed,
+                                      fold=task.fold))
     table = pd.concat(tables)[["model", "split", "seed", "fold", "drug", "n", "pcc", "rmse"]]
     table = table.sort_values(["model", "fold", "drug"])
     atomic_write_text(Path(args.out), table.to_csv(index=False, float_format="%.5g"))

@@ -1,8 +1,8 @@
-"""How mmgnn's optimiser setting shaped a fit: validation loss and the size of its attention.
+"""How mmgnn's optimiser and drug encoder shaped a fit: validation loss, attention size.
 
 For each ``drpkit train`` run of mmgnn given, appends one JSON line to ``--out`` with the
-drug encoder, optimiser and weight decay the run resolved (``config.json``), its best validation loss
-and epoch (the training history in ``model/mmgnn.json``), the test metrics
+drug encoder, optimiser and weight decay the run resolved (``config.json``), its best
+validation loss and epoch (the training history in ``model/mmgnn.json``), the test metrics
 (``metrics.json``), and the Frobenius norms of the drug -> cell attention's query and key
 projections and of the gene-set embeddings (``model/weights.safetensors``). Norms near 0
 mark the collapse that Adam's L2 penalty caused (BENCHMARKS.md, "mmgnn on one GDSC2

@@ -62,6 +62,21 @@ def select(frame: pd.DataFrame, dataset: str, split: str, model: str, params: st
     return part
 
 
+def paired_difference_text(ours: pd.DataFrame, theirs: pd.DataFrame, metric: str,
+                           min_pairs: int = 2) -> str:
+    """``ours - theirs`` in ``metric``, the mean over the index values (folds) both have,
+    with the paired t-test p from ``min_pairs`` pairs on (``""`` when none are shared)."""
+    from drpkit.evaluate.stats import paired_ttest
+
+    both = ours[[metric]].join(theirs[[metric]], rsuffix="_other", how="inner").dropna()
+    if both.empty:
+        return ""
+    diff = (both[metric] - both[f"{metric}_other"]).mean()
+    if len(both) < min_pairs:
+        return f"{diff:+.3f}"
+    return f"{diff:+.3f} (p={paired_ttest(both[metric], both[f'{metric}_other'])[1]:.2g})"
+
+
 def mean_sd_text(values: pd.Series, digits: int = 3, empty: str = "") -> str:
     """``mean ± sd`` of the non-missing ``values`` (just the mean for one value,
     ``empty`` for none)."""

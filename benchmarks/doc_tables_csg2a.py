@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import RESULTS, ROOT, generator, md_table, read_jsonl
+from doc_common import RESULTS, ROOT, generator, md_table, paired_difference_text, read_jsonl
 from doc_common import mean_sd_text as _ms
 
 SPLITS = {"random": "mixed (random)", "cell-blind": "cell-blind", "drug-blind": "drug-blind",
@@ -44,20 +44,6 @@ def _cv(path: str) -> pd.DataFrame:
 MIN_TEST_FOLDS = 3  # fewer paired folds: the difference is shown without a p
 
 
-def _versus_csg2a(csg2a: pd.DataFrame, runs: pd.DataFrame, metric: str) -> str:
-    """csg2a minus this model in ``metric``, mean over the folds both ran, with the
-    paired t-test p over those folds (from MIN_TEST_FOLDS folds on)."""
-    from drpkit.evaluate.stats import paired_ttest
-
-    both = csg2a[[metric]].join(runs[[metric]], rsuffix="_other", how="inner").dropna()
-    if both.empty:
-        return ""
-    diff = (both[metric] - both[f"{metric}_other"]).mean()
-    if len(both) < MIN_TEST_FOLDS:
-        return f"{diff:+.3f}"
-    return f"{diff:+.3f} (p={paired_ttest(both[metric], both[f'{metric}_other'])[1]:.2g})"
-
-
 @generator("csg2a-grid")
 def csg2a_grid(args: list[str]) -> str:
     """csg2a and the baselines per split kind (``RUN/tasks.csv`` copied to
@@ -76,7 +62,8 @@ def csg2a_grid(args: list[str]) -> str:
         for model, runs in part.groupby("model", sort=False):
             name = "csg2a (no pretraining)" if model == "csg2a" else model
             versus = ["", ""] if model == "csg2a" else [
-                _versus_csg2a(csg2a, runs.set_index("fold"), m) for m in ("pcc", "drug_pcc_mean")]
+                paired_difference_text(csg2a, runs.set_index("fold"), m, MIN_TEST_FOLDS)
+                for m in ("pcc", "drug_pcc_mean")]
             rows.append([SPLITS[split], name, str(len(runs)), _ms(runs["rmse"]),
                          _ms(runs["pcc"]), _ms(runs["drug_pcc_mean"]), *versus])
         for quoted in (r for r in paper if r["split"] == split):
@@ -117,7 +104,7 @@ def csg2a_drugs(args: list[str]) -> str:
         rows.append([SPLITS[split], f"csg2a (no pretraining), {folds} folds",
                      str(len(ours)), f"{ours['pcc'].mean():.3f}", f"{ours['rmse'].mean():.3f}",
                      "", ""])
-        for (model, both, _p), p_holm in zip(found, holm, strict=True):
+        for (model, both, _), p_holm in zip(found, holm, strict=True):
             rows.append([SPLITS[split], model, str(len(both)), f"{both['pcc_o'].mean():.3f}",
                          f"{both['rmse_o'].mean():.3f}",
                          f"{(both['pcc'] > both['pcc_o']).mean():.0%}", f"{p_holm:.2g}"])

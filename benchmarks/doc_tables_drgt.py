@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import RESULTS, ROOT, generator, md_table, read_jsonl
+from doc_common import RESULTS, ROOT, generator, md_table, paired_difference_text, read_jsonl
 from doc_common import mean_sd_text as _ms
 
 
@@ -139,8 +139,6 @@ def drgt_gdsc2(args: list[str]) -> str:
     beside MTIGCN and the best baseline in AUROC and in PCC per drug (baselines as the
     grid's leaderboard marks them), with drGT's paired difference to each and its
     t-test p over the folds, for AUROC and PCC per drug."""
-    from scipy.stats import ttest_rel
-
     tasks = pd.read_csv(RESULTS / "gdsc2_honest" / "tasks.csv")
     tasks = tasks[(tasks["kind"] == "cv") & (tasks["seed"] == 0)]
     board = pd.read_csv(RESULTS / "gdsc2_honest" / "leaderboard.csv")
@@ -162,13 +160,8 @@ def drgt_gdsc2(args: list[str]) -> str:
             cells = [split, label, str(len(runs))]
             cells += [_ms(runs[metric]) for metric in GRID_METRICS]
             for metric in ("auroc", "drug_pcc_mean"):
-                if model == "drgt" or runs[metric].isna().all():
-                    cells.append("")
-                    continue
-                both = drgt[[metric]].join(runs[[metric]], rsuffix="_other", how="inner")
-                diff = both[metric] - both[f"{metric}_other"]
-                p = ttest_rel(both[metric], both[f"{metric}_other"]).pvalue
-                cells.append(f"{diff.mean():+.3f} (p={p:.2g})")
+                cells.append("" if model == "drgt" else
+                             paired_difference_text(drgt, runs, metric))
             rows.append(cells)
     header = ["split", "model", "folds", *GRID_METRICS.values(), "drGT − this: AUROC",
               "drGT − this: PCC per drug"]

@@ -108,8 +108,7 @@ def mmgnn_training(args: list[str]) -> str:
                      f"{r['set_embedding_norm']:.2f}", f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}", f"{r['seconds']:,.0f} s"])
     return md_table(["split", "fold", "optimiser (and encoder)", "validation loss (best)",
-                     "best epoch",
-                     "query / key norms (drug -> cell)", "gene-set embedding norm", "PCC",
+                     "best epoch", "query / key norms (drug -> cell)", "gene-set embedding norm", "PCC",
                      "PCC per drug", "fit"], rows,
                     ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:",
                      "---:"])
@@ -127,7 +126,8 @@ def mmgnn_attention(args: list[str]) -> str:
         trainer = r["params"].get("trainer", {})
         optimiser = trainer.get("optimizer", "adam")
         flat = r["spread_x_uniform"] < 1e-4
-        rows.append([f"{optimiser}, weight_decay={trainer.get('weight_decay')}", r["drug"], pathway_label(r["pathway"]),
+        rows.append([f"{optimiser}, weight_decay={trainer.get('weight_decay')}", r["drug"],
+                     pathway_label(r["pathway"]),
                      f"{r['spread_x_uniform']:.2g}" + (" (flat)" if flat else ""),
                      "– (ties)" if flat else f"{r['rank']} of {r['sets']}",
                      f"{r['weight_x_uniform']:.3f}",
