@@ -13,7 +13,9 @@ fit time, threads and versions. Example (the BENCHMARKS.md rows)::
 ``--from-run RUN`` instead reads a ``drpkit train`` run fitted with ``-p
 uncertainty.method=...`` (its metrics.json and config.json; nothing is refitted), for
 models too slow to fit twice (mmgnn); ``--threads`` gives the thread count of runs
-written before train runs recorded it.
+written before train runs recorded it. Its ``params`` are the run's settings that
+differ from the model's current defaults, and recording a run again replaces its row,
+so after a default changes, re-recording keeps every label true.
 
 ``--transfer ccle`` instead scores the intervals on another dataset: the model is
 fitted once on all of ``--dataset`` (its validation part calibrates) by the transfer
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import append_row
+from bench_common import append_row, put_row
 
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
         "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
@@ -134,7 +136,7 @@ def from_run(run: Path, threads: int | None, out: str) -> None:
            "seconds": round(float(metrics["seconds"]), 1), "threads": threads,
            "date": config["created"].replace("T", " ")[:16], "versions": config["versions"],
            "run": str(run)}
-    append_row(out, row)
+    put_row(out, row, key="run")
 
 
 if __name__ == "__main__":

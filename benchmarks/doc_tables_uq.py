@@ -27,25 +27,36 @@ def _uncertainty_setting(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params["uncertainty"].items())
 
 
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its "setting" column (uncertainty settings) and the model's other
+    settings appended to "model", so that rows of different settings never share a group."""
+    frame = frame.copy()
+    frame["setting"] = frame["params"].map(_uncertainty_setting)
+    frame["base"] = frame["model"]
+    frame["model"] = frame["model"] + frame["params"].map(_model_settings)
+    return frame
+
+
 SPLIT_ORDER = {"random": 0, "cell-blind": 1, "drug-blind": 2}
 
 
 def _ordered_groups(frame: pd.DataFrame):
-    """(model, setting, split) groups: models and settings in order of first appearance
-    in the file, then split kinds random, cell-blind, drug-blind, transfers."""
+    """(model, setting, split) groups of a :func:`_labelled` frame: models (each model's
+    variants together), variants and settings in order of first appearance in the
+    file, then split kinds random, cell-blind, drug-blind, transfers."""
     groups = list(frame.groupby(["model", "setting", "split"], sort=False))
+    base = dict(zip(frame["model"], frame["base"]))
+    order = {name: i for i, name in reversed(list(enumerate(frame["base"])))}
     first = {name: i for i, name in reversed(list(enumerate(frame["model"])))}
     setting = {name: i for i, name in reversed(list(enumerate(frame["setting"])))}
-    return sorted(groups, key=lambda g: (first[g[0][0]], setting[g[0][1]],
-                                         SPLIT_ORDER.get(g[0][2], 3)))
+    return sorted(groups, key=lambda g: (order[base[g[0][0]]], first[g[0][0]],
+                                         setting[g[0][1]], SPLIT_ORDER.get(g[0][2], 3)))
 
 
 @generator("uncertainty")
 def uncertainty(args: list[str]) -> str:
     """90% intervals of each (model, setting, split): mean ± sd over folds."""
-    frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
-    frame["setting"] = frame["params"].map(_uncertainty_setting)
-    frame["model"] += frame["params"].map(_model_settings)
+    frame = _labelled(pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl")))
     rows = []
     for (model, setting, split), part in _ordered_groups(frame):
         rows.append([model, f"`{setting}`", split, str(len(part)),
@@ -67,11 +78,10 @@ GROUPS = ("seen", "new cell", "new drug", "new both")
 def uncertainty_transfer(args: list[str]) -> str:
     """Coverage of the transfer rows by novelty of the target pair (pairs; coverage; PCC)."""
     frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
-    frame = frame[frame["split"].str.startswith("transfer")]
+    frame = _labelled(frame[frame["split"].str.startswith("transfer")])
     rows = []
     for r in frame.to_dict("records"):
-        setting = _uncertainty_setting(r["params"])
-        rows.append([r["model"], f"`{setting}`", r["split"], *(
+        rows.append([r["model"], f"`{r['setting']}`", r["split"], *(
             f"{int(r[f'n[{g}]']):,}: {100 * r[f'interval_coverage[{g}]']:.1f} % "
             f"(PCC {r[f'pcc[{g}]']:.2f})" for g in GROUPS)])
     return md_table(["model", "uncertainty", "target", *(f"{g}: pairs, coverage (PCC)" for g in GROUPS)],
@@ -206,8 +216,7 @@ def uncertainty_classes(args: list[str]) -> str:
     files = [name for name in ("uncertainty_gdsc2.jsonl", "uncertainty_classifiers_gdsc2.jsonl")
              if (RESULTS / name).exists()]
     frame = pd.DataFrame(read_jsonl(*files))
-    frame = frame[frame["ece"].notna()] if "ece" in frame else frame.iloc[:0]
-    frame["setting"] = frame["params"].map(_uncertainty_setting)
+    frame = _labelled(frame[frame["ece"].notna()] if "ece" in frame else frame.iloc[:0])
     rows = [[model, f"`{setting}`", split, str(len(part)), _ms(part["ece_raw"], 4),
              _ms(part["ece"], 4), _ms(100 * part["set_coverage"], 1) + " %",
              _ms(part["set_size_mean"], 2), _ms(part["auroc"])]

@@ -97,3 +97,33 @@ def test_pick_selects_one_of_several_tables():
     assert table is None and "--pick" in error
     assert check_tables.argv_of("python x.py --y 1 --pick 2") == ([sys.executable, "x.py",
                                                                   "--y", "1"], 2)
+
+
+def test_put_row_replaces_the_row_of_the_same_run_in_place(tmp_path, capsys):
+    import json
+
+    from bench_common import put_row
+
+    out = tmp_path / "rows.jsonl"
+    for run, value in (("a", 1), ("b", 2), ("c", 3)):
+        put_row(out, {"run": run, "value": value}, key="run")
+    put_row(out, {"run": "b", "value": 20}, key="run")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows == [{"run": "a", "value": 1}, {"run": "b", "value": 20},
+                    {"run": "c", "value": 3}]
+    assert not (tmp_path / "rows.jsonl.tmp").exists()
+
+
+def test_uncertainty_tables_never_pool_rows_of_different_settings():
+    import pandas as pd
+    from doc_tables_uq import _labelled, _ordered_groups
+
+    unc = {"method": "conformal"}
+    frame = _labelled(pd.DataFrame([
+        {"model": "mmgnn", "split": "random", "params": {"seed": 0, "uncertainty": unc}},
+        {"model": "mtigcn", "split": "random", "params": {"seed": 0, "uncertainty": unc}},
+        {"model": "mmgnn", "split": "random",
+         "params": {"seed": 0, "uncertainty": unc, "trainer": {"weight_decay": 1e-5}}},
+        {"model": "mmgnn", "split": "random", "params": {"seed": 0, "uncertainty": unc}}]))
+    groups = [(key[0], len(part)) for key, part in _ordered_groups(frame)]
+    assert groups == [("mmgnn", 2), ("mmgnn (trainer.weight_decay=1e-05)", 1), ("mtigcn", 1)]
