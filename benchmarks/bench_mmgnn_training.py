@@ -6,7 +6,9 @@ validation loss and epoch (the training history in ``model/mmgnn.json``), the te
 (``metrics.json``), and the Frobenius norms of the drug -> cell attention's query and key
 projections and of the gene-set embeddings (``model/weights.safetensors``). Norms near 0
 mark the collapse that Adam's L2 penalty caused (BENCHMARKS.md, "mmgnn on one GDSC2
-fold"); the validation loss is what a choice between settings may read. Example (the
+fold"); the validation loss is what a choice between settings may read. The ablations
+without cross-attention or without pathway tokens have no such weights (norm None,
+"–" in the table). Example (the
 BENCHMARKS.md rows)::
 
     .venv/bin/python benchmarks/bench_mmgnn_training.py runs/mmgnn_gdsc2_f0_small \\
@@ -40,18 +42,27 @@ def run_row(run: Path) -> dict:
     history = json.loads((run / "model" / "mmgnn.json").read_text())["history"]
     metrics = json.loads((run / "metrics.json").read_text())
     weights = load_file(run / "model" / "weights.safetensors")
-    third = weights[ATTENTION].shape[0] // 3
-    trainer = config["params"]["trainer"]
+    params, trainer = config["params"], config["params"]["trainer"]
+    # the ablations lack the attention (cross_attention=false) or the gene-set
+    # embeddings (pathway_tokens=false): their norms are recorded as None
+    projection = weights.get(ATTENTION)
+    third = projection.shape[0] // 3 if projection is not None else 0
+
+    def norm(weight) -> float | None:
+        return None if weight is None else round(float(weight.norm()), 3)
+
     return {"run": str(run), "model": "mmgnn", "split": metrics["split"],
             "fold": metrics["fold"], "seed": metrics["seed"],
-            "drug_encoder": config["params"]["drug_encoder"],
+            "drug_encoder": params["drug_encoder"],
+            "cross_attention": params.get("cross_attention", True),
+            "pathway_tokens": params.get("pathway_tokens", True),
             "optimizer": trainer.get("optimizer", "adam"),
             "weight_decay": trainer["weight_decay"],
             "best_val_loss": round(history["best_score"], 5),
             "best_epoch": history["best_epoch"] + 1, "epochs": history["epochs_run"],
-            "query_norm": round(float(weights[ATTENTION][:third].norm()), 3),
-            "key_norm": round(float(weights[ATTENTION][third:2 * third].norm()), 3),
-            "set_embedding_norm": round(float(weights[SET_EMBEDDING].norm()), 3),
+            "query_norm": norm(None if projection is None else projection[:third]),
+            "key_norm": norm(None if projection is None else projection[third:2 * third]),
+            "set_embedding_norm": norm(weights.get(SET_EMBEDDING)),
             **{k: round(float(metrics[k]), 4) for k in ("pcc", "rmse", "drug_pcc_mean")},
             "seconds": round(float(metrics["seconds"]), 1),
             "date": time.strftime("%Y-%m-%d %H:%M")}

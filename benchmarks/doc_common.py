@@ -130,3 +130,17 @@ def md_table(header: list[str], rows: list[list[str]], align: list[str] | None =
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def report_tables(path: Path, heading: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the table under ``## heading`` of a report's leaderboard.md,
+    bold removed."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"## {heading}")
+    table = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            table.append([c.strip().replace("**", "") for c in line.strip()[1:-1].split(" | ")])
+        elif table:
+            break
+    return table[0], table[2:]

@@ -57,6 +57,7 @@ from doc_common import (
     md_table,
     mean_sd,
     read_jsonl,
+    report_tables,
     seconds,
     select,
 )
@@ -288,20 +289,6 @@ def hgacl_speed(args: list[str]) -> str:
 
 
 # --------------------------------------------------------------- issue 5
-def report_tables(path: Path, heading: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the table under ``## heading`` of a report's leaderboard.md,
-    bold removed."""
-    lines = path.read_text().splitlines()
-    start = lines.index(f"## {heading}")
-    table = []
-    for line in lines[start + 1:]:
-        if line.startswith("|"):
-            table.append([c.strip().replace("**", "") for c in line.strip()[1:-1].split(" | ")])
-        elif table:
-            break
-    return table[0], table[2:]
-
-
 @generator("transfer")
 def transfer(args: list[str]) -> str:
     board = RESULTS / "gdsc2_all" / "leaderboard.md"

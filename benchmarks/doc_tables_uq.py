@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import RESULTS, generator, md_table, read_jsonl
+from doc_common import RESULTS, generator, md_table, read_jsonl, report_tables
 from doc_common import mean_sd_text as _ms
 
 
@@ -112,12 +112,16 @@ def mmgnn_training(args: list[str]) -> str:
         setting = f"{optimiser} {r['weight_decay']:g}" if r["weight_decay"] else "Adam, no decay"
         if r["drug_encoder"] != "mol-gnn":
             setting += f"; drug_encoder={r['drug_encoder']}"
+        for flag in ("cross_attention", "pathway_tokens"):
+            if not r.get(flag, True):
+                setting += f"; {flag}=false"
+        norms = "–" if r["query_norm"] is None else \
+            f"{r['query_norm']:.1f} / {r['key_norm']:.1f}"
+        sets = "–" if r["set_embedding_norm"] is None else f"{r['set_embedding_norm']:.2f}"
         rows.append([r["split"], str(r["fold"]), setting, f"{r['best_val_loss']:.4f}",
-                     f"{r['best_epoch']} of {r['epochs']}",
-                     f"{r['query_norm']:.1f} / {r['key_norm']:.1f}",
-                     f"{r['set_embedding_norm']:.2f}", f"{r['pcc']:.3f}",
+                     f"{r['best_epoch']} of {r['epochs']}", norms, sets, f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}", f"{r['seconds']:,.0f} s"])
-    return md_table(["split", "fold", "optimiser (and encoder)", "validation loss (best)",
+    return md_table(["split", "fold", "optimiser (and ablation)", "validation loss (best)",
                      "best epoch", "query / key norms (drug -> cell)", "gene-set embedding norm", "PCC",
                      "PCC per drug", "fit"], rows,
                     ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:",
@@ -225,3 +229,32 @@ def uncertainty_classes(args: list[str]) -> str:
                      "ECE after isotonic calibration", "set coverage (nominal 90 %)",
                      "mean set size", "AUROC"], rows,
                     ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
+
+
+TRANSFER_BESIDE = ("naive-drug", "naive-additive", "gbm", "mlp", "mtigcn")
+
+
+@generator("mmgnn-transfer")
+def mmgnn_transfer(args: list[str]) -> str:
+    """mmgnn's GDSC2 -> CCLE rows (``bench_uncertainty.py --transfer``) beside the
+    transfer grid's rows of the baselines and MTIGCN (its report's leaderboard.md): the
+    same runner, target pairs and metrics, one fit each."""
+    frame = _labelled(pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl")))
+    frame = frame[(frame["base"] == "mmgnn") & frame["split"].str.startswith("transfer")]
+    rows = [[r["model"], f"{r['pcc']:.3f}", f"{r['drug_pcc_mean']:.3f}", f"{r['auroc']:.3f}",
+             f"{r['pcc[seen]']:.3f}", f"{r['pcc[new drug]']:.3f}",
+             f"{100 * r['interval_coverage']:.1f} %", f"{r['seconds']:,.0f} s"]
+            for r in frame.to_dict("records")]
+    board = RESULTS / "gdsc2_all" / "leaderboard.md"
+    head, grid = report_tables(board, "Transfer gdsc2 → ccle, 1 seed")
+    head2, grid2 = report_tables(board, "Transfer gdsc2 → ccle, 1 seed, by novelty of the pair")
+    novelty = {r[0]: r for r in grid2}
+    for r in grid:
+        if r[0] in TRANSFER_BESIDE:
+            by = novelty[r[0]]
+            rows.append([r[0], r[head.index("PCC")], r[head.index("PCC per drug")],
+                         r[head.index("AUROC")], by[head2.index("PCC seen")],
+                         by[head2.index("PCC new drug")], "–", "–"])
+    return md_table(["model", "PCC", "PCC per drug", "AUROC", "PCC seen pairs",
+                     "PCC new drug's pairs", "90 % interval coverage", "fit"], rows,
+                    ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
