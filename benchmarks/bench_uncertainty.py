@@ -72,10 +72,12 @@ def main() -> None:
         return
     params = {"seed": args.seed, **json.loads(args.params)}
     data = load_dataset(args.dataset)
+    # recorded as from_run records: the settings that differ from the model's defaults
+    recorded = {"seed": args.seed, **_changed(params, _defaults(args.model))}
 
     def record(split: str, fold: int, metrics: dict, start: float) -> None:
         row = {"model": args.model, "dataset": args.dataset, "split": split,
-               "fold": fold, "seed": args.seed, "params": params,
+               "fold": fold, "seed": args.seed, "params": recorded,
                **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
                "seconds": round(time.perf_counter() - start, 1),
                "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -115,18 +117,22 @@ def _changed(values: dict, defaults: dict) -> dict:
     return out
 
 
+def _defaults(model: str) -> dict:
+    """The model's default settings as JSON values (what a row's ``params`` omit)."""
+    from drpkit.models import MODELS
+
+    return MODELS.get(model).Config().model_dump(mode="json")
+
+
 def from_run(run: Path, threads: int | None, out: str) -> None:
     """One row from a train run: its settings as ``params`` (those differing from the
     model's defaults), its interval metrics and fit seconds."""
-    from drpkit.models import MODELS
-
     config = json.loads((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     if "interval_coverage" not in metrics:
         raise SystemExit(f"{run}: no interval metrics (was it trained with -p "
                          "uncertainty.method=...?)")
-    defaults = MODELS.get(config["model"]).Config().model_dump(mode="json")
-    params = {"seed": config["seed"], **_changed(config["params"], defaults)}
+    params = {"seed": config["seed"], **_changed(config["params"], _defaults(config["model"]))}
     threads = config.get("threads", threads)
     if threads is None:
         raise SystemExit(f"{run}: config.json has no thread count; pass --threads")

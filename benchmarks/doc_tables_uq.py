@@ -159,8 +159,10 @@ def mmgnn_attention(args: list[str]) -> str:
 def mmgnn_fold(args: list[str]) -> str:
     """mmgnn's train runs (``uncertainty_gdsc2.jsonl`` rows of model mmgnn, recorded by
     ``bench_uncertainty.py --from-run``) beside models of the per-fold-label grid on the
-    same fold and seed (``gdsc2_honest/tasks.csv``)."""
-    runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl") if r["model"] == "mmgnn"]
+    same fold and seed (``gdsc2_honest/tasks.csv``); its transfer rows are in
+    ``mmgnn-transfer``."""
+    runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl")
+            if r["model"] == "mmgnn" and not r["split"].startswith("transfer")]
     grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
     others = args or ["naive-additive", "per-drug-ridge", "gbm", "mlp", "mtigcn"]
     metrics = ("pcc", "rmse", "drug_pcc_mean", "auroc", "drug_auroc_mean")
