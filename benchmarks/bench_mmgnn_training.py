@@ -14,7 +14,8 @@ BENCHMARKS.md rows)::
     .venv/bin/python benchmarks/bench_mmgnn_training.py runs/mmgnn_gdsc2_f0_small \\
         runs/mmgnn_gdsc2_f0_small_adamw runs/mmgnn_gdsc2_f0_small_wd0 \\
         runs/mmgnn_gdsc2_cellblind_f0_small runs/mmgnn_gdsc2_drugblind_f0_small \\
-        runs/mmgnn_gdsc2_drugblind_f0_small_molenc
+        runs/mmgnn_gdsc2_drugblind_f0_small_molenc runs/mmgnn_gdsc2_f0_small_concat \
+        runs/mmgnn_gdsc2_f0_small_no_pathways
 """
 from __future__ import annotations
 
