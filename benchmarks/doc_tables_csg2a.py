@@ -119,6 +119,11 @@ ABLATIONS = {"ppi_none": "no PPI prior", "form_linear": "no attention (linear)",
              "drug_encoder_fingerprint-mlp": "structure: Morgan fingerprint MLP"}
 
 
+def _fold_list(folds) -> str:
+    """Folds as the table shows them: ``0``, ``0, 1``."""
+    return ", ".join(str(f) for f in sorted(folds))
+
+
 @generator("csg2a-ablation")
 def csg2a_ablation(args: list[str]) -> str:
     """csg2a's ablations (``csg2a_ablation/<variant>.csv``, each a run's tasks.csv)
@@ -146,21 +151,22 @@ def csg2a_ablation(args: list[str]) -> str:
     rows = []
     for split, split_name in SPLITS.items():
         base = full[full["split"] == split].set_index("fold")[columns]
-        variant_rows, folds = [], set()
+        by_folds: dict[tuple[int, ...], list[list[str]]] = {}
         for label, frame in list(variants.items())[1:]:
             part = frame[frame["split"] == split].set_index("fold")[columns]
             both = part.join(base, rsuffix="_full", how="inner")
             if both.empty:
                 continue
-            folds |= set(both.index)
             diff = both["pcc"] - both["pcc_full"]
             p = ttest_rel(both["pcc"], both["pcc_full"]).pvalue if len(both) > 2 else None
-            variant_rows.append([split_name, label, str(len(both)), val_loss(both),
-                                 _ms(both["rmse"]), _ms(both["pcc"]), f"{diff.mean():+.3f}",
-                                 "" if p is None else f"{p:.2g}"])
-        if variant_rows:  # the default's row only where a variant ran, on the same folds
-            shown = base.loc[sorted(folds)]
-            rows.append([split_name, next(iter(variants)), str(len(shown)), val_loss(shown),
+            by_folds.setdefault(tuple(sorted(both.index)), []).append(
+                [split_name, label, _fold_list(both.index), val_loss(both), _ms(both["rmse"]),
+                 _ms(both["pcc"]), f"{diff.mean():+.3f}", "" if p is None else f"{p:.2g}"])
+        # each set of folds gets the default's row on exactly those folds, then the
+        # variants that ran on them, so a row is only ever compared with its own folds
+        for folds, variant_rows in sorted(by_folds.items(), key=lambda item: -len(item[0])):
+            shown = base.loc[list(folds)]
+            rows.append([split_name, next(iter(variants)), _fold_list(folds), val_loss(shown),
                          _ms(shown["rmse"]), _ms(shown["pcc"]), "", ""])
             rows += variant_rows
     return md_table(["split", "variant", "folds", "validation loss (best)", "RMSE", "PCC",
