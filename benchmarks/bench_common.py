@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 from pathlib import Path
 
@@ -19,21 +18,25 @@ def append_row(out, row: dict) -> None:
 def put_row(out, row: dict, key: str) -> None:
     """Print ``row`` and write it to the JSON-lines file ``out`` in place of the row
     with the same ``row[key]`` (re-recording a run replaces its row where it stood,
-    so tables keep their order), else append it. The file is rewritten through a
-    temporary file and ``os.replace``, so an interrupted write leaves the old file."""
+    so tables keep their order), else append it. A replacement rewrites the file
+    atomically (``drpkit.atomic``), so an interrupted write leaves the old file."""
+    from drpkit.atomic import atomic_write_text
+
     path = Path(out)
-    lines = path.read_text().splitlines() if path.exists() else []
-    rows = [json.loads(line) for line in lines if line.strip()]
-    at = [i for i, old in enumerate(rows) if old.get(key) == row[key]]
-    if not at:
+    rows = [json.loads(line) for line in path.read_text().splitlines()
+            if line.strip()] if path.exists() else []
+    written, placed = [], False
+    for old in rows:  # the first row of the same key becomes ``row``, later ones go
+        if old.get(key) != row[key]:
+            written.append(old)
+        elif not placed:
+            written.append(row)
+            placed = True
+    if not placed:
         append_row(out, row)
         return
     print(json.dumps(row), flush=True)
-    rows[at[0]] = row
-    rows = [r for i, r in enumerate(rows) if i not in at[1:]]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in written))
 
 
 def peak_rss_mb() -> float:

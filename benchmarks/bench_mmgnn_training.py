@@ -8,13 +8,12 @@ projections and of the gene-set embeddings (``model/weights.safetensors``). Norm
 mark the collapse that Adam's L2 penalty caused (BENCHMARKS.md, "mmgnn on one GDSC2
 fold"); the validation loss is what a choice between settings may read. The ablations
 without cross-attention or without pathway tokens have no such weights (norm None,
-"–" in the table). Example (the
-BENCHMARKS.md rows)::
+"–" in the table). Example (the BENCHMARKS.md rows)::
 
     .venv/bin/python benchmarks/bench_mmgnn_training.py runs/mmgnn_gdsc2_f0_small \\
         runs/mmgnn_gdsc2_f0_small_adamw runs/mmgnn_gdsc2_f0_small_wd0 \\
         runs/mmgnn_gdsc2_cellblind_f0_small runs/mmgnn_gdsc2_drugblind_f0_small \\
-        runs/mmgnn_gdsc2_drugblind_f0_small_molenc runs/mmgnn_gdsc2_f0_small_concat \
+        runs/mmgnn_gdsc2_drugblind_f0_small_molenc runs/mmgnn_gdsc2_f0_small_concat \\
         runs/mmgnn_gdsc2_f0_small_no_pathways
 """
 from __future__ import annotations

@@ -144,3 +144,14 @@ def report_tables(path: Path, heading: str) -> tuple[list[str], list[list[str]]]
         elif table:
             break
     return table[0], table[2:]
+
+
+def transfer_grid() -> tuple[list[str], list[dict[str, str]]]:
+    """The transfer grid's GDSC2 -> CCLE rows (``gdsc2_all/leaderboard.md``): the columns
+    of its main table, and per model (in that table's order) the cells of the main table
+    and of the by-novelty table, by column name ("Model", "PCC", "AUROC seen", ...)."""
+    board = RESULTS / "gdsc2_all" / "leaderboard.md"
+    head, rows = report_tables(board, "Transfer gdsc2 → ccle, 1 seed")
+    head2, rows2 = report_tables(board, "Transfer gdsc2 → ccle, 1 seed, by novelty of the pair")
+    novelty = {r[0]: dict(zip(head2, r)) for r in rows2}
+    return head, [{**novelty[r[0]], **dict(zip(head, r))} for r in rows]

@@ -57,9 +57,9 @@ from doc_common import (
     md_table,
     mean_sd,
     read_jsonl,
-    report_tables,
     seconds,
     select,
+    transfer_grid,
 )
 
 
@@ -291,13 +291,10 @@ def hgacl_speed(args: list[str]) -> str:
 # --------------------------------------------------------------- issue 5
 @generator("transfer")
 def transfer(args: list[str]) -> str:
-    board = RESULTS / "gdsc2_all" / "leaderboard.md"
-    head, rows = report_tables(board, "Transfer gdsc2 → ccle, 1 seed")
-    head2, rows2 = report_tables(board, "Transfer gdsc2 → ccle, 1 seed, by novelty of the pair")
-    extra = {r[0]: r for r in rows2}
-    picks = [head2.index("AUROC seen"), head2.index("AUROC new drug")]
-    out = [[*row, *(extra[row[0]][i] for i in picks)] for row in rows]
-    header = ["model", *head[1:], "AUROC seen", "AUROC new drug"]
+    head, rows = transfer_grid()
+    extra = ["AUROC seen", "AUROC new drug"]
+    out = [[row[c] for c in head + extra] for row in rows]
+    header = ["model", *head[1:], *extra]
     return md_table(header, out, ["---"] + ["---:"] * (len(header) - 1))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import RESULTS, generator, md_table, read_jsonl, report_tables
+from doc_common import RESULTS, generator, md_table, read_jsonl, transfer_grid
 from doc_common import mean_sd_text as _ms
 
 
@@ -247,16 +247,9 @@ def mmgnn_transfer(args: list[str]) -> str:
              f"{r['pcc[seen]']:.3f}", f"{r['pcc[new drug]']:.3f}",
              f"{100 * r['interval_coverage']:.1f} %", f"{r['seconds']:,.0f} s"]
             for r in frame.to_dict("records")]
-    board = RESULTS / "gdsc2_all" / "leaderboard.md"
-    head, grid = report_tables(board, "Transfer gdsc2 → ccle, 1 seed")
-    head2, grid2 = report_tables(board, "Transfer gdsc2 → ccle, 1 seed, by novelty of the pair")
-    novelty = {r[0]: r for r in grid2}
-    for r in grid:
-        if r[0] in TRANSFER_BESIDE:
-            by = novelty[r[0]]
-            rows.append([r[0], r[head.index("PCC")], r[head.index("PCC per drug")],
-                         r[head.index("AUROC")], by[head2.index("PCC seen")],
-                         by[head2.index("PCC new drug")], "–", "–"])
+    rows += [[*(r[c] for c in ("Model", "PCC", "PCC per drug", "AUROC", "PCC seen",
+                                "PCC new drug")), "–", "–"]
+             for r in transfer_grid()[1] if r["Model"] in TRANSFER_BESIDE]
     return md_table(["model", "PCC", "PCC per drug", "AUROC", "PCC seen pairs",
                      "PCC new drug's pairs", "90 % interval coverage", "fit"], rows,
                     ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
