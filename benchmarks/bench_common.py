@@ -15,6 +15,39 @@ def append_row(out, row: dict) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
+def changed_settings(values: dict, defaults: dict) -> dict:
+    """The entries of ``values`` that differ from ``defaults``, nested dicts compared
+    key by key (``{"trainer": {"max_epochs": 15}}``, not the whole trainer)."""
+    out = {}
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            inner = changed_settings(value, default)
+            if inner:
+                out[key] = inner
+        elif value != default:
+            out[key] = value
+    return out
+
+
+def default_settings(model: str) -> dict:
+    """The model's current default settings as JSON values."""
+    from drpkit.models import MODELS
+
+    return MODELS.get(model).Config().model_dump(mode="json")
+
+
+def resolved_settings(model: str, params: dict) -> dict:
+    """Every setting of ``model`` given ``params`` (defaults filled in, validated), as
+    JSON values: what a result row stores so that its label can be recomputed against
+    whatever the defaults are when a table is printed (``changed_settings``)."""
+    from drpkit.models import MODELS
+    from drpkit.params import deep_merge
+
+    config = MODELS.get(model).Config  # merged as DRPModel.__init__ merges its settings
+    return config(**deep_merge(config().model_dump(), params)).model_dump(mode="json")
+
+
 def put_row(out, row: dict, key: str) -> None:
     """Print ``row`` and write it to the JSON-lines file ``out`` in place of the row
     with the same ``row[key]`` (re-recording a run replaces its row where it stood,

@@ -13,9 +13,14 @@ fit time, threads and versions. Example (the BENCHMARKS.md rows)::
 ``--from-run RUN`` instead reads a ``drpkit train`` run fitted with ``-p
 uncertainty.method=...`` (its metrics.json and config.json; nothing is refitted), for
 models too slow to fit twice (mmgnn); ``--threads`` gives the thread count of runs
-written before train runs recorded it. Its ``params`` are the run's settings that
-differ from the model's current defaults, and recording a run again replaces its row,
-so after a default changes, re-recording keeps every label true.
+written before train runs recorded it; recording a run again replaces its row.
+
+Every row stores ``settings``, the model's settings fully resolved (defaults filled
+in), and ``params``, those that differ from the defaults when it was recorded. The
+tables label a row by its ``settings`` against the defaults *at print time*
+(``doc_tables_uq._rows``), so a later change of a default relabels the rows fitted
+before it, truthfully, with nothing refitted or re-recorded (rows written before rows
+stored ``settings`` keep their ``params``).
 
 ``--transfer ccle`` instead scores the intervals on another dataset: the model is
 fitted once on all of ``--dataset`` (its validation part calibrates) by the transfer
@@ -31,7 +36,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_common import append_row, put_row
+from bench_common import (
+    append_row,
+    changed_settings,
+    default_settings,
+    put_row,
+    resolved_settings,
+)
 
 KEYS = ("interval_coverage", "interval_width_mean", "interval_drug_coverage_sd",
         "interval_drug_coverage_min", "aurc", "aurc_constant", "pcc", "rmse",
@@ -72,12 +83,14 @@ def main() -> None:
         return
     params = {"seed": args.seed, **json.loads(args.params)}
     data = load_dataset(args.dataset)
-    # recorded as from_run records: the settings that differ from the model's defaults
-    recorded = {"seed": args.seed, **_changed(params, _defaults(args.model))}
+    # recorded as from_run records: every resolved setting, and (for reading) those
+    # that differ from the model's defaults
+    settings = resolved_settings(args.model, params)
+    recorded = {"seed": args.seed, **changed_settings(settings, default_settings(args.model))}
 
     def record(split: str, fold: int, metrics: dict, start: float) -> None:
         row = {"model": args.model, "dataset": args.dataset, "split": split,
-               "fold": fold, "seed": args.seed, "params": recorded,
+               "fold": fold, "seed": args.seed, "params": recorded, "settings": settings,
                **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
                "seconds": round(time.perf_counter() - start, 1),
                "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -102,28 +115,6 @@ def main() -> None:
             record(split, fold.fold, result.metrics, start)
 
 
-def _changed(values: dict, defaults: dict) -> dict:
-    """The entries of ``values`` that differ from ``defaults``, nested dicts compared
-    key by key (``{"trainer": {"max_epochs": 15}}``, not the whole trainer)."""
-    out = {}
-    for key, value in values.items():
-        default = defaults.get(key)
-        if isinstance(value, dict) and isinstance(default, dict):
-            inner = _changed(value, default)
-            if inner:
-                out[key] = inner
-        elif value != default:
-            out[key] = value
-    return out
-
-
-def _defaults(model: str) -> dict:
-    """The model's default settings as JSON values (what a row's ``params`` omit)."""
-    from drpkit.models import MODELS
-
-    return MODELS.get(model).Config().model_dump(mode="json")
-
-
 def from_run(run: Path, threads: int | None, out: str) -> None:
     """One row from a train run: its settings as ``params`` (those differing from the
     model's defaults), its interval metrics and fit seconds."""
@@ -132,13 +123,15 @@ def from_run(run: Path, threads: int | None, out: str) -> None:
     if "interval_coverage" not in metrics:
         raise SystemExit(f"{run}: no interval metrics (was it trained with -p "
                          "uncertainty.method=...?)")
-    params = {"seed": config["seed"], **_changed(config["params"], _defaults(config["model"]))}
+    settings = resolved_settings(config["model"], config["params"])
+    params = {"seed": config["seed"],
+              **changed_settings(settings, default_settings(config["model"]))}
     threads = config.get("threads", threads)
     if threads is None:
         raise SystemExit(f"{run}: config.json has no thread count; pass --threads")
     row = {"model": config["model"], "dataset": config["data"]["dataset"],
            "split": config["split"], "fold": config["fold"], "seed": config["seed"],
-           "params": params, **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
+           "params": params, "settings": settings, **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
            "seconds": round(float(metrics["seconds"]), 1), "threads": threads,
            "date": config["created"].replace("T", " ")[:16], "versions": config["versions"],
            "run": str(run)}

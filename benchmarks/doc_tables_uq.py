@@ -10,6 +10,21 @@ from doc_common import RESULTS, generator, md_table, read_jsonl, transfer_grid
 from doc_common import mean_sd_text as _ms
 
 
+def _rows(*names: str) -> list[dict]:
+    """Rows of ``bench_uncertainty.py`` result files. A row that stores its resolved
+    ``settings`` gets its ``params`` (what labels read) recomputed as the settings that
+    differ from its model's *current* defaults, so no label goes stale when a default
+    changes; older rows, recorded without them, keep the ``params`` they were written with."""
+    from bench_common import changed_settings, default_settings
+
+    rows = read_jsonl(*names)
+    for row in rows:
+        if isinstance(row.get("settings"), dict):
+            row["params"] = {"seed": row["seed"], **changed_settings(
+                row["settings"], default_settings(row["model"]))}
+    return rows
+
+
 def _model_settings(params: dict) -> str:
     """Model settings of a row beyond seed and uncertainty, as `` (k=v, ...)``."""
     def flat(prefix: str, value) -> list[str]:
@@ -56,7 +71,7 @@ def _ordered_groups(frame: pd.DataFrame):
 @generator("uncertainty")
 def uncertainty(args: list[str]) -> str:
     """90% intervals of each (model, setting, split): mean ± sd over folds."""
-    frame = _labelled(pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl")))
+    frame = _labelled(pd.DataFrame(_rows("uncertainty_gdsc2.jsonl")))
     rows = []
     for (model, setting, split), part in _ordered_groups(frame):
         rows.append([model, f"`{setting}`", split, str(len(part)),
@@ -77,7 +92,7 @@ GROUPS = ("seen", "new cell", "new drug", "new both")
 @generator("uncertainty-transfer")
 def uncertainty_transfer(args: list[str]) -> str:
     """Coverage of the transfer rows by novelty of the target pair (pairs; coverage; PCC)."""
-    frame = pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl"))
+    frame = pd.DataFrame(_rows("uncertainty_gdsc2.jsonl"))
     frame = _labelled(frame[frame["split"].str.startswith("transfer")])
     rows = []
     for r in frame.to_dict("records"):
@@ -161,7 +176,7 @@ def mmgnn_fold(args: list[str]) -> str:
     ``bench_uncertainty.py --from-run``) beside models of the per-fold-label grid on the
     same fold and seed (``gdsc2_honest/tasks.csv``); its transfer rows are in
     ``mmgnn-transfer``."""
-    runs = [r for r in read_jsonl("uncertainty_gdsc2.jsonl")
+    runs = [r for r in _rows("uncertainty_gdsc2.jsonl")
             if r["model"] == "mmgnn" and not r["split"].startswith("transfer")]
     grid = pd.read_csv(RESULTS / "gdsc2_honest/tasks.csv")
     others = args or ["naive-additive", "per-drug-ridge", "gbm", "mlp", "mtigcn"]
@@ -221,7 +236,7 @@ def uncertainty_classes(args: list[str]) -> str:
     runs, folds whose first rows predate the ECE columns)."""
     files = [name for name in ("uncertainty_gdsc2.jsonl", "uncertainty_classifiers_gdsc2.jsonl")
              if (RESULTS / name).exists()]
-    frame = pd.DataFrame(read_jsonl(*files))
+    frame = pd.DataFrame(_rows(*files))
     frame = _labelled(frame[frame["ece"].notna()] if "ece" in frame else frame.iloc[:0])
     rows = [[model, f"`{setting}`", split, str(len(part)), _ms(part["ece_raw"], 4),
              _ms(part["ece"], 4), _ms(100 * part["set_coverage"], 1) + " %",
@@ -241,7 +256,7 @@ def mmgnn_transfer(args: list[str]) -> str:
     """mmgnn's GDSC2 -> CCLE rows (``bench_uncertainty.py --transfer``) beside the
     transfer grid's rows of the baselines and MTIGCN (its report's leaderboard.md): the
     same runner, target pairs and metrics, one fit each."""
-    frame = _labelled(pd.DataFrame(read_jsonl("uncertainty_gdsc2.jsonl")))
+    frame = _labelled(pd.DataFrame(_rows("uncertainty_gdsc2.jsonl")))
     frame = frame[(frame["base"] == "mmgnn") & frame["split"].str.startswith("transfer")]
     rows = [[r["model"], f"{r['pcc']:.3f}", f"{r['drug_pcc_mean']:.3f}", f"{r['auroc']:.3f}",
              f"{r['pcc[seen]']:.3f}", f"{r['pcc[new drug]']:.3f}",

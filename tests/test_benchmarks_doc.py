@@ -2,9 +2,11 @@
 above it, from committed result files (``benchmarks/check_tables.py``; no training)."""
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,3 +129,47 @@ def test_uncertainty_tables_never_pool_rows_of_different_settings():
         {"model": "mmgnn", "split": "random", "params": {"seed": 0, "uncertainty": unc}}]))
     groups = [(key[0], len(part)) for key, part in _ordered_groups(frame)]
     assert groups == [("mmgnn", 2), ("mmgnn (trainer.weight_decay=1e-05)", 1), ("mtigcn", 1)]
+
+
+def test_merge_grid_recomputes_the_committed_record_and_refuses_other_settings(tmp_path):
+    """The csg2a record's tasks.csv alone gives back its leaderboard.csv (to the last bit
+    or so) and itself byte for byte;
+    a config whose settings differ (so every task id differs) is refused."""
+    import merge_grid
+
+    record = REPO / "benchmarks" / "results" / "csg2a_gdsc2" / "tasks.csv"
+    config = REPO / "benchmarks" / "configs" / "csg2a_gdsc2.toml"
+    tasks, board = merge_grid.merged_record(record, [], config)
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(board)),
+                                  pd.read_csv(record.with_name("leaderboard.csv")), rtol=1e-12)
+    assert tasks.to_csv(index=False) == record.read_text()
+    other = tmp_path / "other.toml"
+    other.write_text(config.read_text() + '\n[params.csg2a]\ndropout = 0.2\n')
+    from drpkit.errors import DataError
+
+    with pytest.raises(DataError, match="not tasks of .*other.toml"):
+        merge_grid.merged_record(record, [], other)
+
+
+def test_uncertainty_labels_follow_the_current_defaults(tmp_path, monkeypatch):
+    """A row with resolved settings is labelled by what differs from the defaults at
+    print time (a setting that was a default when fitted shows once it no longer is);
+    a row without them keeps the params it was recorded with."""
+    import json
+
+    import doc_common
+    import doc_tables_uq
+    from bench_common import default_settings, resolved_settings
+
+    old_default = resolved_settings("mmgnn", {"dim": 32, "trainer": {"weight_decay": 1e-5}})
+    current = resolved_settings("mmgnn", {"dim": 32})
+    assert default_settings("mmgnn")["trainer"]["weight_decay"] == 0.0
+    legacy = {"model": "mmgnn", "seed": 0, "params": {"seed": 0, "heads": 2}}
+    rows = [{"model": "mmgnn", "seed": 0, "settings": old_default, "params": {"seed": 0}},
+            {"model": "mmgnn", "seed": 1, "settings": {**current, "seed": 1}}, legacy]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(doc_common, "RESULTS", tmp_path)
+    params = [r["params"] for r in doc_tables_uq._rows("u.jsonl")]
+    assert params == [{"seed": 0, "dim": 32, "trainer": {"weight_decay": 1e-5}},
+                      {"seed": 1, "dim": 32}, {"seed": 0, "heads": 2}]
+    assert doc_tables_uq._model_settings(params[0]) == " (dim=32, trainer.weight_decay=1e-05)"

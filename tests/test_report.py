@@ -2,6 +2,7 @@
 Markdown and CSV leaderboards checked against the run's own task metrics."""
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -18,6 +19,8 @@ from drpkit.experiment.executors import run_grid
 from drpkit.experiment.grid import GridConfig, Task
 from drpkit.experiment.store import RunStore
 from drpkit.report import build_report
+from drpkit.report.run import TaskTable, merge_tasks
+from drpkit.report.tables import build_leaderboard, leaderboard_csv
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["naive-drug", "naive-additive", "ridge", "nihgcn"]
@@ -280,3 +283,37 @@ def test_uncertainty_section_reports_each_models_calibration(tmp_path):
     assert f"{ece:.3f} ± " in rows["nihgcn"][0]
     assert section.count("<img ") == 3  # risk-coverage, per-drug coverage, reliability
     assert "Risk-coverage" not in sections(html)["ccle-random"]
+
+
+def test_leaderboard_recomputed_from_the_task_table_equals_the_reports(report, run):
+    """The committed tasks.csv alone gives back leaderboard.csv (no run directory;
+    means may differ in the last bit: pandas' grouped sums depend on memory layout)."""
+    tasks = TaskTable.from_csv(run / "tasks.csv", GRID)
+    board = leaderboard_csv([build_leaderboard(tasks, g) for g in tasks.groups()])
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(board.to_csv(index=False))),
+                                  pd.read_csv(run / "leaderboard.csv"), rtol=1e-12)
+
+
+def test_merging_task_tables(report, run):
+    """Folds recorded apart merge into the whole; a re-recorded id replaces its row;
+    two ids of one (model, split, seed, fold) and foreign columns are refused."""
+    tasks = pd.read_csv(run / "tasks.csv", dtype={"target": str, "trial": str, "member": str})
+    early = tasks["fold"].fillna(0) < 1
+    merged = merge_tasks([tasks[early], tasks[~early]])
+    assert sorted(merged["id"]) == sorted(tasks["id"]) and len(merged) == len(tasks)
+    changed = tasks.iloc[[0]].assign(seconds=12345.0)
+    again = merge_tasks([tasks, changed])
+    assert len(again) == len(tasks)
+    assert again.loc[again["id"] == changed["id"].iloc[0], "seconds"].item() == 12345.0
+    other = changed.assign(id="cv-other-settings-0123456789")
+    with pytest.raises(DataError, match="share their key.*cv-other-settings-0123456789"):
+        merge_tasks([tasks, other], "record")
+    with pytest.raises(DataError, match="columns differ"):
+        merge_tasks([tasks, tasks.drop(columns=["versions"])])
+
+
+def test_a_task_table_without_its_key_columns_is_refused(run, tmp_path):
+    path = tmp_path / "tasks.csv"
+    pd.read_csv(run / "tasks.csv").drop(columns=["fold"]).to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: not a task table.*fold"):
+        TaskTable.from_csv(path)

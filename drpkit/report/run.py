@@ -9,6 +9,11 @@ split, seed, fold and trial is kept), splits them by kind (``cv`` for the
 leaderboards and figures, ``trial`` for the search, ``transfer`` for the
 transfer table) and cuts the ``cv`` tasks into :class:`Group` s, one per
 (dataset, split kind), the unit every leaderboard and figure describes.
+
+The slicing lives in :class:`TaskTable`, which needs only the task rows: a
+committed ``tasks.csv`` (the compact record of a published grid) is a
+:class:`TaskTable` too, so its leaderboards can be recomputed, and new folds
+merged into it, after the run directory that produced it is gone.
 """
 from __future__ import annotations
 
@@ -62,7 +67,67 @@ class Group:
         return slug(f"{self.dataset}-{self.split}")
 
 
-class ReportRun:
+class TaskTable:
+    """Finished tasks, one row each (kind, model, dataset, split, seed, fold, metrics),
+    sliced the way leaderboards need them.
+
+    Args:
+        results: one row per task, with at least the columns of ``UNIQUE`` and ``id``.
+        grid: the grid's settings (only its ``models`` and ``splits`` order are read).
+    """
+
+    def __init__(self, results: pd.DataFrame, grid: dict | None = None):
+        self.results = results
+        self.grid = grid or {}
+        self.models = _ordered(results["model"], self.grid.get("models", []))
+
+    @classmethod
+    def from_csv(cls, path: str | Path, grid: dict | None = None) -> TaskTable:
+        """The tasks of a ``tasks.csv`` written by ``drpkit report``.
+
+        Raises:
+            DataError: the file is missing, unreadable, lacks a column of
+                ``UNIQUE`` / ``id``, or holds two tasks of the same key.
+        """
+        path = Path(path)
+        try:
+            # round_trip: pandas' default float parser can miss the last digit, which
+            # would move recomputed means by an ulp
+            tasks = pd.read_csv(path, dtype={"target": str, "trial": str, "member": str},
+                                float_precision="round_trip")
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable tasks.csv ({exc})") from None
+        check_tasks(tasks, str(path))
+        return cls(tasks, grid)
+
+    def node_mode(self, model: str) -> str | None:
+        """The node mode of a graph model's tasks; a bare task table does not record it."""
+        return None
+
+    # ------------------------------------------------------------- by kind
+    def kind(self, kind: str) -> pd.DataFrame:
+        """Finished tasks of one kind (``cv``, ``trial`` or ``transfer``)."""
+        return self.results[self.results["kind"] == kind]
+
+    def groups(self) -> list[Group]:
+        """One :class:`Group` per (dataset, split kind) with finished ``cv`` tasks,
+        datasets and split kinds in grid order."""
+        cv = self.kind("cv")
+        out = []
+        for dataset in _ordered(cv["dataset"], []):
+            part = cv[cv["dataset"] == dataset]
+            for split in _ordered(part["split"], self.grid.get("splits", [])):
+                rows = part[part["split"] == split]
+                out.append(Group(dataset, split, tuple(_ordered(rows["model"], self.models)),
+                                 rows["fold"].nunique(), rows["seed"].nunique()))
+        return out
+
+    def cv_results(self, group: Group) -> pd.DataFrame:
+        """The ``cv`` rows (one per task, with metrics) of ``group``."""
+        cv = self.kind("cv")
+        return cv[(cv["dataset"] == group.dataset) & (cv["split"] == group.split)]
+
+class ReportRun(TaskTable):
     """Everything the report reads from one run directory.
 
     Raises:
@@ -77,23 +142,23 @@ class ReportRun:
             raise DataError(f"{self.root}: not a benchmark run directory (it needs "
                             f"{CONFIG_FILE} and tasks/, as written by `drpkit benchmark`)")
         self.config = self.store.read_config()
-        self.grid = self.config.get("grid", {})
+        self.grid = self.config.get("grid", {})  # read by _grid_task_ids
         ids, done = self._grid_task_ids(), self.store.done()
         if ids is not None and not ids & done:
             ids = None  # ids made by another drpkit version: read every finished task
         results = self.store.results(None if ids is None else sorted(ids & done))
         # one task per (kind, model, data, fold, ...): a second grid in the same
         # directory must not be averaged in (ids is None: keep the first per key)
-        self.results = results.drop_duplicates(UNIQUE) if len(results) else results
-        self.ignored = len(done) - len(self.results)
-        if self.results.empty:
+        results = results.drop_duplicates(UNIQUE) if len(results) else results
+        if results.empty:
             raise DataError(f"{self.root}: no finished tasks yet; run `drpkit benchmark` "
                             "first (or wait for its first task to end)")
+        super().__init__(results, self.grid)
+        self.ignored = len(done) - len(self.results)
         self.failures = {k: v for k, v in self.store.failures().items()
                          if ids is None or k in ids}
         self.expected = len(ids) if ids is not None else None
         self.infos = {task_id: self.store.result(task_id) for task_id in self.results["id"]}
-        self.models = _ordered(self.results["model"], self.grid.get("models", []))
 
     def _grid_task_ids(self) -> set[str] | None:
         """Ids of the tasks the stored grid expands to (None if it cannot be rebuilt)."""
@@ -123,29 +188,6 @@ class ReportRun:
             extra.append({**{k: info.get(k) for k in TASK_INFO},
                           "versions": ";".join(f"{k}={v}" for k, v in sorted(versions.items()))})
         return pd.concat([self.results.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
-
-    # ------------------------------------------------------------- by kind
-    def kind(self, kind: str) -> pd.DataFrame:
-        """Finished tasks of one kind (``cv``, ``trial`` or ``transfer``)."""
-        return self.results[self.results["kind"] == kind]
-
-    def groups(self) -> list[Group]:
-        """One :class:`Group` per (dataset, split kind) with finished ``cv`` tasks,
-        datasets and split kinds in grid order."""
-        cv = self.kind("cv")
-        out = []
-        for dataset in _ordered(cv["dataset"], []):
-            part = cv[cv["dataset"] == dataset]
-            for split in _ordered(part["split"], self.grid.get("splits", [])):
-                rows = part[part["split"] == split]
-                out.append(Group(dataset, split, tuple(_ordered(rows["model"], self.models)),
-                                 rows["fold"].nunique(), rows["seed"].nunique()))
-        return out
-
-    def cv_results(self, group: Group) -> pd.DataFrame:
-        """The ``cv`` rows (one per task, with metrics) of ``group``."""
-        cv = self.kind("cv")
-        return cv[(cv["dataset"] == group.dataset) & (cv["split"] == group.split)]
 
     def predictions(self, group: Group) -> pd.DataFrame:
         """Test predictions of every ``cv`` task of ``group``, stacked, with the
@@ -195,6 +237,42 @@ class Timing(TypedDict):
     wall: float | None  # seconds
     wall_how: str  # how ``wall`` was measured
     fit_seconds: float  # summed over tasks
+
+
+def check_tasks(tasks: pd.DataFrame, where: str) -> None:
+    """Raise DataError unless ``tasks`` has the columns of a task table and one
+    task per key (``UNIQUE``: kind, model, dataset, target, split, seed, fold,
+    trial, member); ``where`` names the source in the message."""
+    missing = [c for c in ["id", *UNIQUE] if c not in tasks]
+    if missing:
+        raise DataError(f"{where}: not a task table, it lacks the column(s) {missing}")
+    twice = tasks[tasks.duplicated(UNIQUE, keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        key = twice[UNIQUE].apply(lambda row: repr(tuple(row)), axis=1)  # NaN-safe equality
+        ids = sorted(twice.loc[key == key.iloc[0], "id"])
+        raise DataError(f"{where}: {len(twice)} tasks share their key (kind, model, dataset, "
+                        f"split, seed, fold, ...), e.g. {first['model']} {first['split']} "
+                        f"fold {first['fold']}: {', '.join(ids)}; tasks run with other "
+                        "settings must not be averaged together")
+
+
+def merge_tasks(tables: list[pd.DataFrame], where: str = "merged tasks") -> pd.DataFrame:
+    """Task tables stacked into one: a task id found in a later table replaces the
+    earlier row (a task re-recorded); different ids of one key are refused
+    (:func:`check_tasks`), as are tables whose columns differ in name."""
+    if not tables:
+        raise DataError(f"{where}: no task table to merge")
+    columns = list(tables[0].columns)
+    for table in tables[1:]:
+        if set(table.columns) != set(columns):
+            odd = sorted(set(table.columns) ^ set(columns))
+            raise DataError(f"{where}: the task tables' columns differ ({odd[:5]}); were they "
+                            "written by different drpkit versions?")
+    merged = pd.concat([t[columns] for t in tables], ignore_index=True)
+    merged = merged.drop_duplicates("id", keep="last").reset_index(drop=True)
+    check_tasks(merged, where)
+    return merged
 
 
 def is_baseline(model: str) -> bool:

@@ -33,7 +33,7 @@ from drpkit.evaluate.stats import (
 )
 from drpkit.experiment.executors import LOWER_IS_BETTER
 from drpkit.experiment.transfer import NOVELTY
-from drpkit.report.run import KEY, Group, ReportRun, is_baseline
+from drpkit.report.run import KEY, Group, ReportRun, TaskTable, is_baseline
 
 LABELS = {"pcc": "PCC", "scc": "SCC", "rmse": "RMSE", "drug_pcc_mean": "PCC per drug",
           "drug_auroc_mean": "AUROC per drug",
@@ -276,7 +276,7 @@ def _test_notes(test: Significance) -> list[str]:
     return out
 
 
-def build_leaderboard(run: ReportRun, group: Group) -> Leaderboard:
+def build_leaderboard(run: TaskTable, group: Group) -> Leaderboard:
     """The leaderboard of one (dataset, split kind) from its ``cv`` tasks."""
     results = run.cv_results(group)
     metrics = present(results, LEADERBOARD_METRICS)

@@ -1,0 +1,101 @@
+"""Merge the tasks of new benchmark runs into a committed grid record.
+
+A published grid is committed as ``tasks.csv`` (one row per finished task:
+metrics, seconds, threads, versions) and ``leaderboard.csv``, both written by
+``drpkit report``; the run directory with the predictions stays out of the
+repository. When more folds of the grid run later, in a fresh directory
+
+    drpkit benchmark benchmarks/configs/csg2a_gdsc2.toml --only-folds 4 --out runs/new
+
+this script adds that run's tasks to the committed ``tasks.csv`` and recomputes
+``leaderboard.csv`` from the merged table (``drpkit.report.run.TaskTable``), so
+the record grows without the earlier run directories. Recomputing the committed
+record alone reproduces its ``leaderboard.csv`` (tested).
+
+Every task, committed or new, must be a task of the grid: ``--config``'s, else
+the one the first run was made from (its ``config.json``), expanded over all its
+folds and over the split kinds of the record too. Task ids hash every setting, so
+a run made with other settings (or a record of another grid) is refused instead of
+averaged in. A task id already in the record is replaced by the run's row; two ids
+of one (model, split, seed, fold) are refused (``drpkit.report.run.merge_tasks``).
+The record may be any task CSV (e.g. an ablation's ``ppi_none.csv``); a file
+named ``tasks.csv`` gets its ``leaderboard.csv`` recomputed beside it. Files are
+written atomically.
+
+Usage:
+    .venv/bin/python benchmarks/merge_grid.py benchmarks/results/csg2a_gdsc2/tasks.csv \\
+        runs/csg2a_gdsc2 --config benchmarks/configs/csg2a_gdsc2.toml
+    .venv/bin/python benchmarks/merge_grid.py \\
+        benchmarks/results/csg2a_ablation/ppi_none.csv runs/csg2a_ablation_ppi_none
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from drpkit.atomic import atomic_write_text
+from drpkit.errors import DataError
+from drpkit.experiment.grid import GridConfig
+from drpkit.report.run import ReportRun, TaskTable, merge_tasks
+from drpkit.report.tables import build_leaderboard, leaderboard_csv
+
+
+def _grid(config: Path | None, runs: list[Path], record: pd.DataFrame) -> GridConfig:
+    """The grid every task must belong to, over all its folds and the record's splits."""
+    if config is not None:
+        grid = GridConfig.from_file(config)
+    elif runs:
+        grid = GridConfig.build(ReportRun(runs[0]).grid, source=str(runs[0] / "config.json"))
+    else:
+        raise DataError("no grid to check the tasks against: give --config or a run")
+    splits = list(dict.fromkeys([*grid.splits, *record.get("split", pd.Series()).dropna()]))
+    return grid.model_copy(update={"only_folds": None, "splits": splits})
+
+
+def merged_record(record: Path, runs: list[Path],
+                  config: Path | None = None) -> tuple[pd.DataFrame, str]:
+    """The record's tasks (``record``: a task CSV, may not exist yet) with those of
+    ``runs`` merged in, and the leaderboard CSV of the merged table.
+
+    Raises:
+        DataError: a task (of the record or of a run) is not one of the grid's, or
+            the merge is refused (see ``merge_tasks``).
+    """
+    sources = ([record] if record.exists() else []) + list(runs)
+    tables = [TaskTable.from_csv(record).results] if record.exists() else []
+    tables += [ReportRun(run).task_table() for run in runs]
+    grid = _grid(config, list(runs), tables[0] if tables else pd.DataFrame())
+    known = {task.id for task in grid.tasks()}
+    for where, table in zip(sources, tables):
+        foreign = sorted(set(table["id"]) - known)
+        if foreign:
+            raise DataError(f"{where}: {len(foreign)} task(s) are not tasks of the grid of "
+                            f"{config or runs[0]} (other settings?), e.g. {foreign[0]}")
+    merged = merge_tasks(tables, str(record))
+    table = TaskTable(merged, {"models": grid.models, "splits": grid.splits})
+    board = leaderboard_csv([build_leaderboard(table, group) for group in table.groups()])
+    return merged, board.to_csv(index=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("record", type=Path, help="the committed task CSV (created if new)")
+    parser.add_argument("runs", type=Path, nargs="*", help="run directories to merge in")
+    parser.add_argument("--config", type=Path, help="the grid's config file (default: the "
+                        "first run's); every task must be one of its tasks")
+    args = parser.parse_args(argv)
+    before = len(pd.read_csv(args.record)) if args.record.exists() else 0
+    tasks, board = merged_record(args.record, args.runs, args.config)
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.record, tasks.to_csv(index=False))
+    note = ""
+    if args.record.name == "tasks.csv":
+        atomic_write_text(args.record.with_name("leaderboard.csv"), board)
+        note = "; leaderboard.csv recomputed"
+    print(f"{args.record}: {len(tasks)} tasks ({len(tasks) - before:+d}){note}")
+
+
+if __name__ == "__main__":
+    main()
