@@ -77,6 +77,20 @@ def paired_difference_text(ours: pd.DataFrame, theirs: pd.DataFrame, metric: str
     return f"{diff:+.3f} (p={paired_ttest(both[metric], both[f'{metric}_other'])[1]:.2g})"
 
 
+def on_the_same_folds(tasks: pd.DataFrame, ours: str, split: str, metrics: list[str],
+                      min_pairs: int):
+    """Per model of ``tasks`` (task rows: model, split, fold, metrics) in order of first
+    appearance: ``(model, its rows of split, differences)``, every model restricted to
+    the folds ``ours`` finished in ``split``; differences: ``ours - model`` in each of
+    ``metrics`` (``paired_difference_text``), empty strings for ``ours`` itself."""
+    part = tasks[tasks["split"] == split]
+    part = part[part["fold"].isin(set(part.loc[part["model"] == ours, "fold"]))]
+    reference = part[part["model"] == ours].set_index("fold")
+    for model, runs in part.groupby("model", sort=False):
+        yield model, runs, ["" if model == ours else paired_difference_text(
+            reference, runs.set_index("fold"), metric, min_pairs) for metric in metrics]
+
+
 def mean_sd_text(values: pd.Series, digits: int = 3, empty: str = "") -> str:
     """``mean ± sd`` of the non-missing ``values`` (just the mean for one value,
     ``empty`` for none)."""

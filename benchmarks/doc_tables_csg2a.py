@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from doc_common import RESULTS, ROOT, generator, md_table, paired_difference_text, read_jsonl
+from doc_common import RESULTS, ROOT, generator, md_table, on_the_same_folds, read_jsonl
 from doc_common import mean_sd_text as _ms
 
 SPLITS = {"random": "mixed (random)", "cell-blind": "cell-blind", "drug-blind": "drug-blind",
@@ -55,15 +55,9 @@ def csg2a_grid(args: list[str]) -> str:
     paper = [r for r in read_jsonl("published.jsonl") if r["paper"] == "CSG2A"]
     rows = []
     for split in [s for s in SPLITS if s in set(tasks["split"])]:
-        part = tasks[tasks["split"] == split]
-        folds = set(part.loc[part["model"] == "csg2a", "fold"])
-        part = part[part["fold"].isin(folds)]
-        csg2a = part[part["model"] == "csg2a"].set_index("fold")
-        for model, runs in part.groupby("model", sort=False):
+        for model, runs, versus in on_the_same_folds(tasks, "csg2a", split,
+                                                     ["pcc", "drug_pcc_mean"], MIN_TEST_FOLDS):
             name = "csg2a (no pretraining)" if model == "csg2a" else model
-            versus = ["", ""] if model == "csg2a" else [
-                paired_difference_text(csg2a, runs.set_index("fold"), m, MIN_TEST_FOLDS)
-                for m in ("pcc", "drug_pcc_mean")]
             rows.append([SPLITS[split], name, str(len(runs)), _ms(runs["rmse"]),
                          _ms(runs["pcc"]), _ms(runs["drug_pcc_mean"]), *versus])
         for quoted in (r for r in paper if r["split"] == split):
