@@ -18,6 +18,9 @@ folds and over the split kinds of the record too. Task ids hash every setting, s
 a run made with other settings (or a record of another grid) is refused instead of
 averaged in. A task id already in the record is replaced by the run's row; two ids
 of one (model, split, seed, fold) are refused (``drpkit.report.run.merge_tasks``).
+Only whole blocks are merged: a run's ``cv`` tasks of a (split, seed, fold) enter
+once every model of the grid has finished that block (in the run or the record), so
+every model's mean covers the same folds; ``--partial`` merges unfinished blocks too.
 The record may be any task CSV (e.g. an ablation's ``ppi_none.csv``); a file
 named ``tasks.csv`` gets its ``leaderboard.csv`` recomputed beside it. Files are
 written atomically.
@@ -54,8 +57,27 @@ def _grid(config: Path | None, runs: list[Path], record: pd.DataFrame) -> GridCo
     return grid.model_copy(update={"only_folds": None, "splits": splits})
 
 
-def merged_record(record: Path, runs: list[Path],
-                  config: Path | None = None) -> tuple[pd.DataFrame, str]:
+BLOCK = ["split", "seed", "fold"]
+
+
+def whole_blocks(run: pd.DataFrame, tables: list[pd.DataFrame], models: list[str]
+                 ) -> pd.DataFrame:
+    """``run``'s tasks less the ``cv`` tasks of blocks (split, seed, fold) where some
+    model of ``models`` has no finished task in any of ``tables``; the dropped blocks
+    are printed."""
+    cv = pd.concat([t[t["kind"] == "cv"] for t in tables])
+    done = cv.groupby(BLOCK)["model"].agg(set)
+    whole = {block for block, names in done.items() if set(models) <= names}
+    blocks = list(zip(*(run[c] for c in BLOCK)))
+    keep = [kind != "cv" or block in whole for kind, block in zip(run["kind"], blocks)]
+    for block in sorted({b for b, k in zip(blocks, keep) if not k}):
+        print(f"not merged: {dict(zip(BLOCK, block))} has not finished for every model "
+              "(--partial merges it)")
+    return run[keep]
+
+
+def merged_record(record: Path, runs: list[Path], config: Path | None = None,
+                  partial: bool = False) -> tuple[pd.DataFrame, str]:
     """The record's tasks (``record``: a task CSV, may not exist yet) with those of
     ``runs`` merged in, and the leaderboard CSV of the merged table.
 
@@ -65,7 +87,7 @@ def merged_record(record: Path, runs: list[Path],
     """
     sources = ([record] if record.exists() else []) + list(runs)
     tables = [TaskTable.from_csv(record).results] if record.exists() else []
-    tables += [ReportRun(run).task_table() for run in runs]
+    tables += [ReportRun(run, every_task=True).task_table() for run in runs]
     grid = _grid(config, list(runs), tables[0] if tables else pd.DataFrame())
     known = {task.id for task in grid.tasks()}
     for where, table in zip(sources, tables):
@@ -73,6 +95,9 @@ def merged_record(record: Path, runs: list[Path],
         if foreign:
             raise DataError(f"{where}: {len(foreign)} task(s) are not tasks of the grid of "
                             f"{config or runs[0]} (other settings?), e.g. {foreign[0]}")
+    if not partial:
+        tables = tables[:len(tables) - len(runs)] + [
+            whole_blocks(table, tables, grid.models) for table in tables[len(tables) - len(runs):]]
     merged = merge_tasks(tables, str(record))
     table = TaskTable(merged, {"models": grid.models, "splits": grid.splits})
     board = leaderboard_csv([build_leaderboard(table, group) for group in table.groups()])
@@ -85,9 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", type=Path, nargs="*", help="run directories to merge in")
     parser.add_argument("--config", type=Path, help="the grid's config file (default: the "
                         "first run's); every task must be one of its tasks")
+    parser.add_argument("--partial", action="store_true",
+                        help="merge blocks (split, seed, fold) not every model finished")
     args = parser.parse_args(argv)
     before = len(pd.read_csv(args.record)) if args.record.exists() else 0
-    tasks, board = merged_record(args.record, args.runs, args.config)
+    tasks, board = merged_record(args.record, args.runs, args.config, args.partial)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.record, tasks.to_csv(index=False))
     note = ""

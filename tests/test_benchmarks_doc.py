@@ -173,3 +173,20 @@ def test_uncertainty_labels_follow_the_current_defaults(tmp_path, monkeypatch):
     assert params == [{"seed": 0, "dim": 32, "trainer": {"weight_decay": 1e-5}},
                       {"seed": 1, "dim": 32}, {"seed": 0, "heads": 2}]
     assert doc_tables_uq._model_settings(params[0]) == " (dim=32, trainer.weight_decay=1e-05)"
+
+
+def test_merge_grid_merges_only_blocks_every_model_finished(capsys):
+    """A run's fold where one model has not finished stays out (printed), a fold the
+    record completes goes in, and tasks of other kinds pass."""
+    import merge_grid
+
+    def task(model, fold, kind="cv"):
+        return {"id": f"{kind}-{model}-{fold}", "kind": kind, "model": model,
+                "split": "random", "seed": 0, "fold": fold}
+
+    record = pd.DataFrame([task("a", 1)])
+    run = pd.DataFrame([task("a", 0), task("b", 0), task("b", 1), task("a", 2),
+                        task("a", None, "transfer")])
+    kept = merge_grid.whole_blocks(run, [record, run], ["a", "b"])
+    assert list(kept["id"]) == ["cv-a-0", "cv-b-0", "cv-b-1", "transfer-a-None"]
+    assert "'fold': 2" in capsys.readouterr().out

@@ -19,7 +19,7 @@ from drpkit.experiment.executors import run_grid
 from drpkit.experiment.grid import GridConfig, Task
 from drpkit.experiment.store import RunStore
 from drpkit.report import build_report
-from drpkit.report.run import TaskTable, merge_tasks
+from drpkit.report.run import ReportRun, TaskTable, merge_tasks
 from drpkit.report.tables import build_leaderboard, leaderboard_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -317,3 +317,17 @@ def test_a_task_table_without_its_key_columns_is_refused(run, tmp_path):
     pd.read_csv(run / "tasks.csv").drop(columns=["fold"]).to_csv(path, index=False)
     with pytest.raises(DataError, match=rf"{re.escape(str(path))}: not a task table.*fold"):
         TaskTable.from_csv(path)
+
+
+def test_every_task_reads_past_the_last_invocations_grid(run, tmp_path):
+    """A directory last run with --only-folds 0 reports fold 0; read with every_task (as
+    merge_grid reads runs) it gives every finished task."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["grid"]["only_folds"] = [0]
+    (copy / "config.json").write_text(json.dumps(config))
+    last, every = ReportRun(copy), ReportRun(copy, every_task=True)
+    assert set(last.kind("cv")["fold"]) == {0}
+    assert set(every.kind("cv")["fold"]) == set(range(FOLDS))
+    assert len(every.results) == len(RunStore(copy).done())

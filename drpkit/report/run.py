@@ -135,7 +135,11 @@ class ReportRun(TaskTable):
             or no ``tasks/``), or none of its grid's tasks has finished.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, every_task: bool = False):
+        """``every_task``: read every finished task of the directory, not only those of
+        the grid it ran last (``config.json`` holds the last invocation's grid, e.g. one
+        restricted by ``--splits`` or ``--only-folds``), and keep tasks that share a key
+        (``benchmarks/merge_grid.py`` reads runs so, and refuses such tasks itself)."""
         self.root = Path(root)
         self.store = RunStore(self.root)
         if not (self.root / CONFIG_FILE).exists() or not self.store.tasks_dir.is_dir():
@@ -143,13 +147,14 @@ class ReportRun(TaskTable):
                             f"{CONFIG_FILE} and tasks/, as written by `drpkit benchmark`)")
         self.config = self.store.read_config()
         self.grid = self.config.get("grid", {})  # read by _grid_task_ids
-        ids, done = self._grid_task_ids(), self.store.done()
+        ids, done = None if every_task else self._grid_task_ids(), self.store.done()
         if ids is not None and not ids & done:
             ids = None  # ids made by another drpkit version: read every finished task
         results = self.store.results(None if ids is None else sorted(ids & done))
         # one task per (kind, model, data, fold, ...): a second grid in the same
         # directory must not be averaged in (ids is None: keep the first per key)
-        results = results.drop_duplicates(UNIQUE) if len(results) else results
+        results = results.drop_duplicates(UNIQUE) if len(results) and not every_task \
+            else results
         if results.empty:
             raise DataError(f"{self.root}: no finished tasks yet; run `drpkit benchmark` "
                             "first (or wait for its first task to end)")
