@@ -91,8 +91,8 @@ class TaskTable:
         """
         path = Path(path)
         try:
-            # round_trip: pandas' default float parser can miss the last digit, which
-            # would move recomputed means by an ulp
+            # round_trip: pandas' default float parser is not exact in the last digit,
+            # and a merged record is written back: its old rows must not change
             tasks = pd.read_csv(path, dtype={"target": str, "trial": str, "member": str},
                                 float_precision="round_trip")
         except (OSError, ValueError) as exc:
