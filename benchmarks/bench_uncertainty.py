@@ -131,7 +131,8 @@ def from_run(run: Path, threads: int | None, out: str) -> None:
         raise SystemExit(f"{run}: config.json has no thread count; pass --threads")
     row = {"model": config["model"], "dataset": config["data"]["dataset"],
            "split": config["split"], "fold": config["fold"], "seed": config["seed"],
-           "params": params, "settings": settings, **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
+           "params": params, "settings": settings,
+           **{k: round(float(metrics[k]), 4) for k in KEYS if k in metrics},
            "seconds": round(float(metrics["seconds"]), 1), "threads": threads,
            "date": config["created"].replace("T", " ")[:16], "versions": config["versions"],
            "run": str(run)}

@@ -41,8 +41,9 @@ import pandas as pd
 from drpkit.atomic import atomic_write_text
 from drpkit.errors import DataError
 from drpkit.experiment.grid import GridConfig
+from drpkit.experiment.store import RunStore
 from drpkit.report.run import ReportRun, TaskTable, merge_tasks
-from drpkit.report.tables import build_leaderboard, leaderboard_csv
+from drpkit.report.tables import build_leaderboards, leaderboard_csv
 
 
 def _grid(config: Path | None, runs: list[Path], record: pd.DataFrame) -> GridConfig:
@@ -50,7 +51,8 @@ def _grid(config: Path | None, runs: list[Path], record: pd.DataFrame) -> GridCo
     if config is not None:
         grid = GridConfig.from_file(config)
     elif runs:
-        grid = GridConfig.build(ReportRun(runs[0]).grid, source=str(runs[0] / "config.json"))
+        grid = GridConfig.build(RunStore(runs[0]).read_config().get("grid", {}),
+                                source=str(runs[0] / "config.json"))
     else:
         raise DataError("no grid to check the tasks against: give --config or a run")
     splits = list(dict.fromkeys([*grid.splits, *record.get("split", pd.Series()).dropna()]))
@@ -85,22 +87,21 @@ def merged_record(record: Path, runs: list[Path], config: Path | None = None,
         DataError: a task (of the record or of a run) is not one of the grid's, or
             the merge is refused (see ``merge_tasks``).
     """
-    sources = ([record] if record.exists() else []) + list(runs)
-    tables = [TaskTable.from_csv(record).results] if record.exists() else []
-    tables += [ReportRun(run, every_task=True).task_table() for run in runs]
-    grid = _grid(config, list(runs), tables[0] if tables else pd.DataFrame())
+    kept = [TaskTable.from_csv(record).results] if record.exists() else []
+    new = [ReportRun(run, every_task=True).task_table() for run in runs]
+    grid = _grid(config, list(runs), kept[0] if kept else pd.DataFrame())
     known = {task.id for task in grid.tasks()}
-    for where, table in zip(sources, tables):
+    for where, table in zip([record] * len(kept) + list(runs), kept + new):
         foreign = sorted(set(table["id"]) - known)
         if foreign:
             raise DataError(f"{where}: {len(foreign)} task(s) are not tasks of the grid of "
                             f"{config or runs[0]} (other settings?), e.g. {foreign[0]}")
     if not partial:
-        tables = tables[:len(tables) - len(runs)] + [
-            whole_blocks(table, tables, grid.models) for table in tables[len(tables) - len(runs):]]
+        new = [whole_blocks(table, kept + new, grid.models) for table in new]
+    tables = kept + new
     merged = merge_tasks(tables, str(record))
     table = TaskTable(merged, {"models": grid.models, "splits": grid.splits})
-    board = leaderboard_csv([build_leaderboard(table, group) for group in table.groups()])
+    board = leaderboard_csv(build_leaderboards(table))
     return merged, board.to_csv(index=False)
 
 

@@ -20,7 +20,7 @@ from drpkit.experiment.grid import GridConfig, Task
 from drpkit.experiment.store import RunStore
 from drpkit.report import build_report
 from drpkit.report.run import ReportRun, TaskTable, merge_tasks
-from drpkit.report.tables import build_leaderboard, leaderboard_csv
+from drpkit.report.tables import build_leaderboards, leaderboard_csv
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["naive-drug", "naive-additive", "ridge", "nihgcn"]
@@ -289,7 +289,7 @@ def test_leaderboard_recomputed_from_the_task_table_equals_the_reports(report, r
     """The committed tasks.csv alone gives back leaderboard.csv (no run directory;
     means may differ in the last bit: pandas' grouped sums depend on memory layout)."""
     tasks = TaskTable.from_csv(run / "tasks.csv", GRID)
-    board = leaderboard_csv([build_leaderboard(tasks, g) for g in tasks.groups()])
+    board = leaderboard_csv(build_leaderboards(tasks))
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(board.to_csv(index=False))),
                                   pd.read_csv(run / "leaderboard.csv"), rtol=1e-12)
 

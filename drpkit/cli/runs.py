@@ -163,10 +163,10 @@ def evaluate(models: Annotated[str, typer.Option(help="Comma-separated model nam
 def leaderboards_markdown(run_dir: Path) -> str:
     """Each (dataset, split) leaderboard of a run as Markdown (the report's tables)."""
     from drpkit.report.run import ReportRun
-    from drpkit.report.tables import build_leaderboard, markdown
+    from drpkit.report.tables import build_leaderboards, markdown
 
     run = ReportRun(run_dir)
-    boards = [build_leaderboard(run, group) for group in run.groups()]
+    boards = build_leaderboards(run)
     return markdown(run.grid.get("name", "leaderboards"), [b.tables()[0] for b in boards])
 
 

@@ -27,7 +27,7 @@ from drpkit.atomic import atomic_write_text
 from drpkit.report.page import render
 from drpkit.report.run import ReportRun
 from drpkit.report.tables import (
-    build_leaderboard,
+    build_leaderboards,
     leaderboard_csv,
     markdown,
     search_tables,
@@ -57,7 +57,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             finished task.
     """
     run = ReportRun(run_dir)
-    boards = [build_leaderboard(run, group) for group in run.groups()]
+    boards = build_leaderboards(run)
     transfer, search = transfer_tables(run), search_tables(run)
     title = f"Leaderboard: {run.grid.get('name', run.root.name)}"
     atomic_write_text(run.root / "leaderboard.csv",

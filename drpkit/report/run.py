@@ -127,6 +127,7 @@ class TaskTable:
         cv = self.kind("cv")
         return cv[(cv["dataset"] == group.dataset) & (cv["split"] == group.split)]
 
+
 class ReportRun(TaskTable):
     """Everything the report reads from one run directory.
 

@@ -288,6 +288,11 @@ def build_leaderboard(run: TaskTable, group: Group) -> Leaderboard:
     return Leaderboard(group, stats, metrics, baselines, tests, modes)
 
 
+def build_leaderboards(run: TaskTable) -> list[Leaderboard]:
+    """One leaderboard per (dataset, split kind) of ``run``, in grid order."""
+    return [build_leaderboard(run, group) for group in run.groups()]
+
+
 # ------------------------------------------------------- transfer and search
 def transfer_tables(run: ReportRun) -> list[Table]:
     """Per (source, target): overall and per-novelty metrics, mean ± sd over seeds."""
