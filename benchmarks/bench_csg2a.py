@@ -58,11 +58,13 @@ def cmd_time(args: argparse.Namespace) -> None:
     history = model.history_
     n_train = len(fold.train)
     row = {"model": "csg2a", "dataset": args.dataset, "split": args.split, "seed": args.seed,
-           "fold": args.fold, "params": params, "threads": torch.get_num_threads(),
+           "fold": args.fold, "folds": args.folds,
+           "params": {k: v for k, v in params.items() if k != "seed"},
+           "threads": torch.get_num_threads(), "load": args.load,
            "genes": len(model.genes_), "train_pairs": n_train,
            "load_seconds": round(loaded, 1), "fold_seconds": round(total, 1),
            "fit_seconds": round(history.seconds, 1), "epochs": history.epochs_run,
-           "best_epoch": history.best_epoch,
+           "best_epoch": history.best_epoch, "best_val_loss": round(history.best_score, 5),
            "seconds_per_epoch": round(history.seconds / max(history.epochs_run, 1), 2),
            "train_samples_per_second": round(
                n_train * history.epochs_run / max(history.seconds, 1e-9)),
@@ -242,6 +244,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     tm = sub.add_parser("time", help="fit one fold; time, memory, metrics as one JSON line")
+    tm.add_argument("--load", default="none (idle machine)",
+                    help="what else ran on the machine meanwhile")
     add_fold_arguments(tm, "csg2a", "benchmarks/results/csg2a_timing_gdsc2.jsonl")
     moa = sub.add_parser("moa", help="the MoA check and two attention maps of a grid task")
     moa.add_argument("--run", required=True, help="a benchmark run with csg2a tasks")

@@ -23,15 +23,16 @@ def csg2a_speed(args: list[str]) -> str:
     rows = []
     for r in read_jsonl("csg2a_timing_gdsc2.jsonl"):
         fold = f"{r['split']} fold {r['fold']}" + (f" of {r['folds']}" if r.get("folds") else "")
-        rows.append([fold, str(r["threads"]), r.get("load") or "none", str(r["genes"]),
+        rows.append([fold, _schedule(r.get("params") or {}), str(r["threads"]),
+                     r.get("load") or "none", str(r["genes"]),
                      f"{r['train_pairs']:,}", f"{r['fit_seconds'] / 60:.0f} min",
                      f"{r['epochs']} ({r['best_epoch'] + 1})", f"{r['seconds_per_epoch']:.0f} s",
                      f"{r['train_samples_per_second']:,}",
                      f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}"])
-    return md_table(["fold", "threads", "beside it", "genes", "training pairs", "fit",
-                     "epochs (best)", "per epoch", "samples/s", "peak RSS", "RMSE", "PCC",
-                     "PCC per drug"], rows, ["---", "---:", "---", "---:", "---:", "---:",
+    return md_table(["fold", "schedule", "threads", "beside it", "genes", "training pairs",
+                     "fit", "epochs (best)", "per epoch", "samples/s", "peak RSS", "RMSE", "PCC",
+                     "PCC per drug"], rows, ["---", "---", "---:", "---", "---:", "---:", "---:",
                                              "---:", "---:", "---:", "---:", "---:", "---:",
                                              "---:"])
 
@@ -211,6 +212,14 @@ def csg2a_decay(args: list[str]) -> str:
                     ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
 
 
+def _schedule(params: dict) -> str:
+    """The training schedule a run's settings name, in words."""
+    trainer = params.get("trainer", {})
+    if trainer.get("schedule") == "cosine":
+        return f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
+    return "constant lr 0.001, patience 10 (the default)"
+
+
 @generator("csg2a-schedule")
 def csg2a_schedule(args: list[str]) -> str:
     """Fewer epochs with a cosine learning rate against the default run, on the random
@@ -220,10 +229,7 @@ def csg2a_schedule(args: list[str]) -> str:
                if r["split"] == "random" and not r["params"]]
     rows = []
     for r in default + read_jsonl("csg2a_ablation/schedule.jsonl"):
-        trainer = r["params"].get("trainer", {})
-        setting = (f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
-                   if trainer.get("schedule") == "cosine" else "constant lr 0.001, patience 10 "
-                   "(the default)")
+        setting = _schedule(r["params"])
         if r["params"].get("pretrained"):
             setting += (", pretrained on the synthetic GCTX, "
                         + ("fine-tuned" if r["params"].get("frozen") is False else "frozen"))
