@@ -25,16 +25,18 @@ def csg2a_speed(args: list[str]) -> str:
         fold = f"{r['split']} fold {r['fold']}" + (f" of {r['folds']}" if r.get("folds") else "")
         rows.append([fold, _schedule(r.get("params") or {}), str(r["threads"]),
                      r.get("load") or "none", str(r["genes"]),
-                     f"{r['train_pairs']:,}", f"{r['fit_seconds'] / 60:.0f} min",
-                     f"{r['epochs']} ({r['best_epoch'] + 1})", f"{r['seconds_per_epoch']:.0f} s",
+                     f"{r['train_pairs']:,}", f"{r['fit_seconds'] / 60:.1f} min",
+                     f"{r['epochs']} ({r['best_epoch'] + 1})",
+                     f"{r['best_val_loss']:.4f}" if "best_val_loss" in r else "–",
+                     f"{r['seconds_per_epoch']:.0f} s",
                      f"{r['train_samples_per_second']:,}",
                      f"{r['peak_rss_mb'] / 1024:.1f} GiB", f"{r['rmse']:.3f}", f"{r['pcc']:.3f}",
                      f"{r['drug_pcc_mean']:.3f}"])
     return md_table(["fold", "schedule", "threads", "beside it", "genes", "training pairs",
-                     "fit", "epochs (best)", "per epoch", "samples/s", "peak RSS", "RMSE", "PCC",
-                     "PCC per drug"], rows, ["---", "---", "---:", "---", "---:", "---:", "---:",
-                                             "---:", "---:", "---:", "---:", "---:", "---:",
-                                             "---:"])
+                     "fit", "epochs (best)", "validation loss (best)", "per epoch", "samples/s",
+                     "peak RSS", "RMSE", "PCC", "PCC per drug"], rows,
+                    ["---", "---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:",
+                     "---:", "---:", "---:", "---:", "---:"])
 
 
 def _cv(path: str) -> pd.DataFrame:
@@ -216,8 +218,11 @@ def _schedule(params: dict) -> str:
     """The training schedule a run's settings name, in words."""
     trainer = params.get("trainer", {})
     if trainer.get("schedule") == "cosine":
-        return f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
-    return "constant lr 0.001, patience 10 (the default)"
+        words = f"cosine over {trainer['max_epochs']} epochs, lr {trainer.get('lr', 1e-3):g}"
+    else:
+        words = "constant lr 0.001, patience 10 (the default)"
+    return (words + (", bf16 products" if trainer.get("precision") == "bf16" else "")
+            + (", fused Adam" if trainer.get("fused_optimizer") else ""))
 
 
 @generator("csg2a-schedule")

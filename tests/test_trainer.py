@@ -129,3 +129,59 @@ def test_coupled_l2_collapses_an_idle_weight_decoupled_decay_does_not(optimizer,
     Trainer(TrainerConfig(max_epochs=500, patience=500, lr=1e-2, weight_decay=1e-5,
                           optimizer=optimizer, progress=False)).fit(_Task(module, x, y, x, y))
     assert lowest <= abs(module.idle.item()) <= highest
+
+
+class _DtypeTask(_Task):
+    """Records the dtype of the module's output in training and in validation."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.train_dtypes, self.val_dtypes = set(), set()
+
+    def loss(self, batch):
+        x, y = batch
+        out = self.module(x).squeeze(-1)
+        self.train_dtypes.add(out.dtype)
+        return nn.functional.mse_loss(out.float(), y)
+
+    def validate(self):
+        out = self.module(self.xv).squeeze(-1)
+        self.val_dtypes.add(out.dtype)
+        return {"val_loss": float(nn.functional.mse_loss(out.float(), self.yv))}
+
+
+def test_bf16_precision_runs_training_products_in_bf16_and_keeps_fp32_weights():
+    x, y = _data()
+    for precision, expected in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        module = nn.Linear(10, 1)
+        task = _DtypeTask(module, x, y, x, y)
+        history = Trainer(TrainerConfig(max_epochs=200, patience=200, lr=0.05,
+                                        precision=precision, progress=False)).fit(task)
+        assert task.train_dtypes == {expected}, precision
+        assert task.val_dtypes == {torch.float32}, precision  # validation stays fp32
+        assert module.weight.dtype == torch.float32
+        # bf16 products still learn the linear map (bf16 keeps ~3 significant digits)
+        assert history.train_loss[-1] < 0.01 * history.train_loss[0], precision
+
+
+def test_fused_optimizer_is_used_when_asked_and_takes_the_same_steps(monkeypatch):
+    fused_flags = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        fused_flags.append(bool(self.defaults.get("fused")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    x, y = _data()
+    weights = {}
+    for fused in (False, True):
+        fused_flags.clear()
+        torch.manual_seed(0)
+        module = nn.Linear(10, 1)
+        Trainer(TrainerConfig(max_epochs=20, patience=100, lr=0.05, fused_optimizer=fused,
+                              progress=False)).fit(_NoValidation(module, x, y, x, y), epochs=20)
+        assert fused_flags == [fused] * 20
+        weights[fused] = module.weight.detach().clone()
+    # the same update up to rounding
+    assert torch.allclose(weights[False], weights[True], atol=1e-5)

@@ -57,6 +57,15 @@ class TrainerConfig(BaseModel):
             down to 0 at ``max_epochs`` (``torch.optim.lr_scheduler.CosineAnnealingLR``;
             a refit follows the same curve), so a short budget of epochs still ends
             with small steps.
+        precision: ``fp32``, or ``bf16``: the training forward pass and loss run under
+            ``torch.autocast`` with bfloat16 (matrix products in bf16, weights, gradients
+            and optimiser state stay fp32; validation and prediction stay fp32). On CPUs
+            with AVX512-BF16 or AMX, and on CUDA, it shortens a step; whether the model
+            still trains as well is a validation question (BENCHMARKS.md, CSG2A).
+        fused_optimizer: use torch's fused Adam/AdamW kernel (``fused=True``, CPU and
+            CUDA): one pass over all parameters per step instead of a loop of small
+            tensor operations in Python, the same update up to rounding. Off by default so
+            that every committed result reproduces to the last digit.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +81,8 @@ class TrainerConfig(BaseModel):
     eval_every: int = 1
     refit: bool = False  # after early stopping, retrain on train + validation for the chosen epochs
     schedule: Literal["constant", "cosine"] = "constant"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    fused_optimizer: bool = False
 
 
 class TrainingTask(Protocol):
@@ -170,8 +181,9 @@ class Trainer:
         fixed = epochs is not None
         generator = seed_everything(self.seed)
         module = task.module
+        fused = {"fused": True} if cfg.fused_optimizer else {}
         optimiser = OPTIMISERS[cfg.optimizer](parameter_groups(module, cfg.weight_decay),
-                                              lr=cfg.lr)
+                                              lr=cfg.lr, **fused)
         scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.max_epochs)
                      if cfg.schedule == "cosine" else None)
         history = History()
@@ -188,7 +200,9 @@ class Trainer:
             total, count = 0.0, 0
             for batch in task.batches(epoch, generator):
                 optimiser.zero_grad(set_to_none=True)
-                loss = task.loss(batch)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                    enabled=cfg.precision == "bf16"):
+                    loss = task.loss(batch)
                 loss.backward()
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
