@@ -181,9 +181,9 @@ class Trainer:
         fixed = epochs is not None
         generator = seed_everything(self.seed)
         module = task.module
-        fused = {"fused": True} if cfg.fused_optimizer else {}
+        # None, not False, when off: torch then keeps its own default (foreach on CUDA)
         optimiser = OPTIMISERS[cfg.optimizer](parameter_groups(module, cfg.weight_decay),
-                                              lr=cfg.lr, **fused)
+                                              lr=cfg.lr, fused=cfg.fused_optimizer or None)
         scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.max_epochs)
                      if cfg.schedule == "cosine" else None)
         history = History()
