@@ -108,7 +108,7 @@ def mmgnn_speed(args: list[str]) -> str:
     """mmgnn's training cost per setting (``mmgnn_speed_gdsc2.jsonl`` of bench_mmgnn.py)."""
     rows = []
     for r in read_jsonl("mmgnn_speed_gdsc2.jsonl"):
-        setting = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
+        setting = _model_settings(r["settings"]).strip(" ()") or "defaults"
         rows.append([f"`{setting}`", str(r["batch_size"]), f"{r['ms_per_step']:.0f}",
                      f"{r['epoch_seconds']:,}", f"{r['peak_rss_mb']:,}", str(r["threads"]),
                      r.get("load") or "-"])
